@@ -1,0 +1,219 @@
+"""Featurization: raw text, audio bytes and image bytes → fixed-size arrays plus masks.
+
+One implementation for both sides: Ray Data calls it when preparing feature shards
+and the Serve encoders call it per request, so training and serving can never
+disagree on how a waveform or a frame becomes a tensor. Every function is pure and
+deterministic (numpy and PIL only; no randomness, no global state but a cached
+tokenizer and mel filterbank).
+
+A missing modality becomes an all-False mask and `present[m] = False`, never a
+zero-filled input that looks real.
+"""
+from __future__ import annotations
+
+import functools
+import io
+from typing import Any, Sequence
+
+import numpy as np
+import soundfile
+from PIL import Image, UnidentifiedImageError
+
+from mmei.platform.config import MODALITIES, FeatureConfig
+from mmei.platform.text_weights import resolve_text_model_dir
+
+# Fixed affine for log-mel values: keeps loudness (an emotion cue) instead of
+# normalising it away per utterance, while bringing values near unit scale.
+LOG_MEL_OFFSET = -6.0
+LOG_MEL_SCALE = 4.0
+
+
+class FeatureError(ValueError):
+    """Input that cannot be featurized: undecodable audio or image, bad shape."""
+
+
+# ---------------------------------------------------------------- audio
+def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
+    """WAV/FLAC bytes → mono float32 waveform at `sample_rate` (linear resampling)."""
+    try:
+        waveform, source_rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise FeatureError(f"audio is not decodable WAV/FLAC: {error}") from None
+    waveform = waveform.mean(axis=1)
+    if waveform.size == 0:
+        raise FeatureError("audio has no samples")
+    if not np.all(np.isfinite(waveform)):
+        raise FeatureError("audio contains NaN or Inf samples")
+    if source_rate != sample_rate:
+        duration = waveform.size / source_rate
+        target = np.arange(int(round(duration * sample_rate))) / sample_rate
+        waveform = np.interp(target, np.arange(waveform.size) / source_rate, waveform).astype(np.float32)
+    return waveform
+
+
+def audio_duration_seconds(data: bytes) -> float:
+    """Duration from the header alone, so over-long clips are rejected before decoding."""
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
+        raise FeatureError(f"audio is not decodable WAV/FLAC: {error}") from None
+    return info.frames / info.samplerate
+
+
+def encode_wav(waveform: np.ndarray, sample_rate: int) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.clip(waveform, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """Triangular HTK-style mel filters, shape (n_fft // 2 + 1, n_mels)."""
+    def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+
+    bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(np.array(0.0)), hz_to_mel(np.array(sample_rate / 2)), n_mels + 2))
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bins[:, None] - lower) / np.maximum(centre - lower, 1e-9)
+    falling = (upper - bins[:, None]) / np.maximum(upper - centre, 1e-9)
+    return np.clip(np.minimum(rising, falling), 0.0, None).astype(np.float32)
+
+
+def log_mel(waveform: np.ndarray, features: FeatureConfig) -> np.ndarray:
+    """Waveform → (frames, n_mels) scaled log-mel energies, one frame per hop."""
+    win, hop = features.win_samples, features.hop_samples
+    n_fft = 1 << (win - 1).bit_length()
+    padded = np.pad(waveform, (win // 2, win // 2))
+    count = 1 + max(0, padded.size - win) // hop
+    index = np.arange(win)[None, :] + hop * np.arange(count)[:, None]
+    frames = padded[index] * np.hanning(win).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, n=n_fft, axis=1)) ** 2
+    mel = power @ mel_filterbank(features.sample_rate, n_fft, features.n_mels)
+    return ((np.log(mel + 1e-6) - LOG_MEL_OFFSET) / LOG_MEL_SCALE).astype(np.float32)
+
+
+def audio_arrays(waveform: np.ndarray | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Waveform (or None) → padded model input and its mask; clips past the limit are cut."""
+    steps = features.audio_max_steps
+    width = 1 if features.audio_input == "waveform" else features.n_mels
+    values = np.zeros((steps, width), dtype=np.float32)
+    mask = np.zeros(steps, dtype=bool)
+    if waveform is None:
+        return (values[:, 0] if width == 1 else values), mask
+    waveform = waveform[: features.audio_max_samples]
+    if features.audio_input == "waveform":
+        # Wav2Vec2's own feature extractor normalises each utterance the same way.
+        sequence = ((waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7))[:, None]
+    else:
+        sequence = log_mel(waveform, features)[:steps]
+    values[: len(sequence)] = sequence
+    mask[: len(sequence)] = True
+    return (values[:, 0] if width == 1 else values), mask
+
+
+# ---------------------------------------------------------------- visual
+def decode_image(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise FeatureError(f"image is not decodable PNG/JPEG: {error}") from None
+    return image.convert("RGB")
+
+
+def image_array(image: Image.Image, size: int) -> np.ndarray:
+    """RGB image → (3, size, size) float32 in [-1, 1] (ViT's default normalisation)."""
+    resized = image.resize((size, size), Image.BILINEAR)
+    pixels = np.asarray(resized, dtype=np.float32) / 255.0
+    return ((pixels - 0.5) / 0.5).transpose(2, 0, 1).copy()
+
+
+def frame_indices(count: int, max_frames: int) -> list[int]:
+    """Evenly spaced frames when a clip has more than the model takes."""
+    if count <= max_frames:
+        return list(range(count))
+    return [int(i) for i in np.linspace(0, count - 1, max_frames).round()]
+
+
+def visual_arrays(frames: Sequence[bytes] | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    size, limit = features.image_size, features.max_frames
+    values = np.zeros((limit, 3, size, size), dtype=np.float32)
+    mask = np.zeros(limit, dtype=bool)
+    if not frames:
+        return values, mask
+    for slot, index in enumerate(frame_indices(len(frames), limit)):
+        values[slot] = image_array(decode_image(frames[index]), size)
+        mask[slot] = True
+    return values, mask
+
+
+# ---------------------------------------------------------------- text
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(path: str | None):
+    from transformers import AutoTokenizer  # heavy import, only where text is featurized
+
+    folder = resolve_text_model_dir(path)
+    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def has_text(text: str | None) -> bool:
+    """Empty or whitespace-only text counts as a missing text modality."""
+    return text is not None and bool(text.strip())
+
+
+def text_arrays(texts: Sequence[str | None], features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Batch of texts → (B, L) int64 token ids and attention masks; None → all padding."""
+    length = features.text_max_tokens
+    ids = np.zeros((len(texts), length), dtype=np.int64)
+    mask = np.zeros((len(texts), length), dtype=np.int64)
+    rows = [i for i, text in enumerate(texts) if has_text(text)]
+    if rows:
+        tokenizer = load_tokenizer(features.tokenizer_path)
+        encoded = tokenizer([texts[i] for i in rows], padding="max_length", truncation=True,
+                            max_length=length, return_tensors="np")
+        ids[rows] = encoded["input_ids"]
+        mask[rows] = encoded["attention_mask"]
+    return ids, mask
+
+
+# ---------------------------------------------------------------- rows
+FEATURE_KEYS = ("input_ids", "attention_mask", "audio", "audio_mask", "frames", "frame_mask", "present")
+
+
+def featurize_batch(rows: Sequence[dict[str, Any]], features: FeatureConfig) -> dict[str, np.ndarray]:
+    """Modality-shard rows (dicts with text / audio / frames) → stacked feature arrays.
+
+    Raises FeatureError on undecodable media; callers that must not stop on a bad row
+    (Ray Data preparation) validate rows first and quarantine the failures.
+    """
+    input_ids, attention_mask = text_arrays([row.get("text") for row in rows], features)
+    audio, audio_mask, frames, frame_mask, present = [], [], [], [], []
+    for row in rows:
+        waveform = decode_audio(row["audio"], features.sample_rate) if row.get("audio") else None
+        values, mask = audio_arrays(waveform, features)
+        audio.append(values)
+        audio_mask.append(mask)
+        values, mask = visual_arrays(row.get("frames"), features)
+        frames.append(values)
+        frame_mask.append(mask)
+        present.append([has_text(row.get("text")), waveform is not None, bool(mask.any())])
+    return {
+        "input_ids": input_ids,
+        "attention_mask": attention_mask,
+        "audio": np.stack(audio),
+        "audio_mask": np.stack(audio_mask),
+        "frames": np.stack(frames),
+        "frame_mask": np.stack(frame_mask),
+        "present": np.asarray(present, dtype=bool).reshape(len(rows), len(MODALITIES)),
+    }
+
+
+def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, "torch.Tensor"]:
+    """Feature arrays → torch tensors (the model's input dict)."""
+    import torch
+
+    return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
