@@ -1,0 +1,68 @@
+"""Audio encoders: conv subsampling + transformer over log-mel, or Wav2Vec2.
+
+The paper uses Wav2Vec2 for speech. No Wav2Vec2 weights ship in any package we can
+reach offline, so `audio_encoder: wav2vec2` loads a local folder
+(`audio_model_path`) or builds the class from `audio_hf_config` with random weights.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmei.platform.config import FeatureConfig, ModelConfig
+from mmei.platform.models.layers import SequenceTransformer
+
+
+class ConvAudioEncoder(nn.Module):
+    """(B, T, n_mels) → two stride-2 convs (4× fewer steps) → transformer."""
+
+    def __init__(self, model: ModelConfig, features: FeatureConfig):
+        super().__init__()
+        hidden = model.hidden_size
+        self.subsample = nn.Sequential(
+            nn.Conv1d(features.n_mels, hidden, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv1d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
+        )
+        max_len = features.audio_max_steps // 4 + 2
+        self.sequence = SequenceTransformer(hidden, model.num_heads, model.audio_layers, model.dropout, max_len)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.subsample(batch["audio"].transpose(1, 2)).transpose(1, 2)
+        valid = batch["audio_mask"].float().unsqueeze(1)
+        for _ in range(2):
+            valid = F.max_pool1d(valid, 2, 2, ceil_mode=True)
+        valid = valid.squeeze(1).bool()[:, : tokens.shape[1]]
+        return self.sequence(tokens, valid), valid
+
+
+class Wav2Vec2AudioEncoder(nn.Module):
+    """transformers Wav2Vec2Model over raw 16 kHz waveforms (features.audio_input=waveform)."""
+
+    def __init__(self, model: ModelConfig, pretrained: bool = True):
+        super().__init__()
+        from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+        if model.audio_model_path and pretrained:
+            self.backbone = Wav2Vec2Model.from_pretrained(model.audio_model_path, local_files_only=True)
+        elif model.audio_model_path:
+            self.backbone = Wav2Vec2Model(Wav2Vec2Config.from_pretrained(model.audio_model_path, local_files_only=True))
+        else:
+            self.backbone = Wav2Vec2Model(Wav2Vec2Config(**model.audio_hf_config))
+        self.project = nn.Linear(self.backbone.config.hidden_size, model.hidden_size)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        sample_mask = batch["audio_mask"].long()
+        hidden = self.backbone(batch["audio"], attention_mask=sample_mask).last_hidden_state
+        valid = self.backbone._get_feature_vector_attention_mask(hidden.shape[1], sample_mask).bool()
+        return self.project(hidden), valid
+
+
+def build_audio_encoder(model: ModelConfig, features: FeatureConfig, pretrained: bool = True) -> nn.Module:
+    if model.audio_encoder == "wav2vec2":
+        if features.audio_input != "waveform":
+            raise ValueError("model.audio_encoder=wav2vec2 needs features.audio_input=waveform")
+        return Wav2Vec2AudioEncoder(model, pretrained)
+    if features.audio_input != "logmel":
+        raise ValueError("model.audio_encoder=conv needs features.audio_input=logmel")
+    return ConvAudioEncoder(model, features)

@@ -1,0 +1,35 @@
+"""`build_model(config)`: the one way to get MMEI or any baseline.
+
+| type          | modalities | cross-modal | fusion                      |
+|---------------|------------|-------------|-----------------------------|
+| mmei          | all three  | yes         | model.fusion (attention)    |
+| mult          | all three  | yes         | concat (MulT-style)         |
+| early_fusion  | all three  | no          | concat                      |
+| late_fusion   | all three  | no          | average of per-modality logits |
+| text_only     | text       | no          | —                           |
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from mmei.platform.config import Config
+from mmei.platform.models.late_fusion import LateFusionModel
+from mmei.platform.models.mmei import FusionModel
+
+MODEL_TYPES = ("mmei", "mult", "early_fusion", "late_fusion", "text_only")
+
+
+def build_model(config: Config, pretrained: bool = True) -> nn.Module:
+    """`pretrained=False` skips loading text weights (a bundle loads its own)."""
+    kind = config.model.type
+    if kind == "mmei":
+        return FusionModel(config, fusion=config.model.fusion, pretrained=pretrained)
+    if kind == "mult":
+        return FusionModel(config, fusion="concat", pretrained=pretrained)
+    if kind == "early_fusion":
+        return FusionModel(config, cross_modal=False, fusion="concat", pretrained=pretrained)
+    if kind == "text_only":
+        return FusionModel(config, modalities=("text",), cross_modal=False, fusion="attention", pretrained=pretrained)
+    if kind == "late_fusion":
+        return LateFusionModel(config, pretrained=pretrained)
+    raise ValueError(f"unknown model.type {kind!r}; one of {MODEL_TYPES}")

@@ -1,0 +1,83 @@
+"""MMEI and the fusion-style baselines that share its skeleton.
+
+    text/audio/visual encoders → [cross-modal transformer] → masked mean per modality
+      → fusion (per-sample modality weights) → emotion / sentiment / intent heads
+
+MMEI is (cross-modal transformer, attention fusion), as in the paper. The same class
+with other switches gives the baselines: MulT-style (cross-modal, concat fusion),
+early fusion (no cross-modal layers, concat fusion) and text-only. Keeping one class
+means every comparison differs only in the piece being compared.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mmei.platform.config import MODALITIES, Config
+from mmei.platform.labels import HEADS
+from mmei.platform.models.audio_encoder import build_audio_encoder
+from mmei.platform.models.cross_modal import CrossModalTransformer
+from mmei.platform.models.fusion import build_fusion
+from mmei.platform.models.layers import masked_mean
+from mmei.platform.models.modality_dropout import drop_modalities
+from mmei.platform.models.output import ModelOutput
+from mmei.platform.models.text_encoder import TextEncoder
+from mmei.platform.models.visual_encoder import VisualEncoder
+
+
+def build_encoders(config: Config, modalities: tuple[str, ...], pretrained: bool) -> nn.ModuleDict:
+    makers = {
+        "text": lambda: TextEncoder(config.model, pretrained),
+        "audio": lambda: build_audio_encoder(config.model, config.features, pretrained),
+        "visual": lambda: VisualEncoder(config.model, config.features, pretrained),
+    }
+    return nn.ModuleDict({m: makers[m]() for m in modalities})
+
+
+def heads_for(config: Config, hidden: int) -> nn.ModuleDict:
+    return nn.ModuleDict({
+        head: nn.Sequential(nn.Dropout(config.model.dropout), nn.Linear(hidden, config.labels.size(head)))
+        for head in HEADS
+    })
+
+
+def scatter_weights(weights: torch.Tensor, modalities: tuple[str, ...]) -> torch.Tensor:
+    """(B, len(modalities)) → (B, 3) in MODALITIES order, zeros for unused modalities."""
+    full = weights.new_zeros(weights.shape[0], len(MODALITIES))
+    for i, m in enumerate(modalities):
+        full[:, MODALITIES.index(m)] = weights[:, i]
+    return full
+
+
+class FusionModel(nn.Module):
+    def __init__(self, config: Config, modalities: tuple[str, ...] = MODALITIES, cross_modal: bool = True,
+                 fusion: str = "attention", pretrained: bool = True):
+        super().__init__()
+        model = config.model
+        self.modalities = modalities
+        self.columns = [MODALITIES.index(m) for m in modalities]
+        self.modality_dropout = model.modality_dropout
+        self.encoders = build_encoders(config, modalities, pretrained)
+        self.modality_embedding = nn.Parameter(torch.zeros(len(modalities), model.hidden_size))
+        use_cross = cross_modal and len(modalities) > 1 and model.cross_layers > 0
+        self.cross = (CrossModalTransformer(modalities, model.hidden_size, model.num_heads, model.cross_layers,
+                                            model.dropout) if use_cross else None)
+        self.fusion = build_fusion(fusion, model.hidden_size, len(modalities))
+        self.nothing_present = nn.Parameter(torch.zeros(model.hidden_size))
+        self.heads = heads_for(config, model.hidden_size)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
+        present = batch["present"].bool()[:, self.columns]
+        if self.training:
+            present = drop_modalities(present, self.modality_dropout)
+        tokens, valid = {}, {}
+        for i, m in enumerate(self.modalities):
+            tokens[m], valid[m] = self.encoders[m](batch)
+            tokens[m] = tokens[m] + self.modality_embedding[i]
+        if self.cross is not None:
+            tokens = self.cross(tokens, valid, present)
+        vectors = torch.stack([masked_mean(tokens[m], valid[m]) for m in self.modalities], dim=1)
+        fused, weights = self.fusion(vectors, present)
+        fused = torch.where(present.any(dim=1, keepdim=True), fused, self.nothing_present)
+        logits = {head: layer(fused) for head, layer in self.heads.items()}
+        return ModelOutput(logits=logits, fusion_weights=scatter_weights(weights, self.modalities))

@@ -1,0 +1,12 @@
+"""What every model's forward returns, whatever its type."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class ModelOutput:
+    logits: dict[str, torch.Tensor]  # head name → (B, classes)
+    fusion_weights: torch.Tensor  # (B, 3) over (text, audio, visual); 0 where absent or unused
