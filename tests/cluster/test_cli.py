@@ -1,0 +1,41 @@
+"""The real `mmei` command, run as a user would."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MMEI = [sys.executable, "-m", "mmei.cluster.cli"]
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def mmei(*args, cwd=None, timeout=300):
+    return subprocess.run([*MMEI, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=ENV)
+
+
+def test_data_synth_writes_a_labelled_corpus(tmp_path):
+    result = mmei("data", "synth", "--out", str(tmp_path / "c"), "--samples", "40", "--seed", "3")
+    assert result.returncode == 0, result.stderr
+    assert "SYNTHETIC" in result.stdout
+    summary = json.loads((tmp_path / "c" / "_summary.json").read_text())
+    assert summary["rows"] == 40 and summary["config"]["seed"] == 3
+
+
+def test_bad_override_is_one_line_naming_the_key(tmp_path):
+    result = mmei("data", "synth", "--out", str(tmp_path / "c"), "corpus.missing_rat=0.2")
+    assert result.returncode == 2
+    assert "missing_rat" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_required_argument_is_usage_error():
+    result = mmei("data", "synth")
+    assert result.returncode == 2 and "--out" in result.stderr
+
+
+def test_quickstart_runs_and_round_trips_the_bundle(tmp_path):
+    result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "60", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for expected in ("text + audio + frames", "text only", "fusion weights", "UNTRAINED", "predictions match"):
+        assert expected in result.stdout
+    assert (tmp_path / "qs" / "bundle" / "bundle.json").is_file()
+    assert (Path(tmp_path) / "qs" / "corpus" / "_SYNTHETIC.md").is_file()

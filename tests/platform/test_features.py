@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+
+from mmei.platform.config import load_config
+from mmei.platform.features import (FeatureError, decode_audio, encode_wav, featurize_batch, frame_indices,
+                                    load_tokenizer, log_mel, mel_filterbank)
+
+FEATURES = load_config("tiny").features
+
+
+def test_shapes_dtypes_and_masks(corpus_rows):
+    rows = corpus_rows[:8]
+    arrays = featurize_batch(rows, FEATURES)
+    f = FEATURES
+    assert arrays["input_ids"].shape == (8, f.text_max_tokens) and arrays["input_ids"].dtype == np.int64
+    assert arrays["audio"].shape == (8, f.audio_max_steps, f.n_mels) and arrays["audio"].dtype == np.float32
+    assert arrays["frames"].shape == (8, f.max_frames, 3, f.image_size, f.image_size)
+    for i, row in enumerate(rows):
+        assert arrays["present"][i].tolist() == [row["text"] is not None, row["audio"] is not None,
+                                                 row["frames"] is not None]
+        assert arrays["attention_mask"][i].any() == (row["text"] is not None)
+        assert arrays["audio_mask"][i].any() == (row["audio"] is not None)
+        assert arrays["frame_mask"][i].sum() == min(len(row["frames"] or []), f.max_frames)
+    assert np.abs(arrays["frames"]).max() <= 1.0
+
+
+def test_featurization_is_deterministic(corpus_rows):
+    first = featurize_batch(corpus_rows[:6], FEATURES)
+    load_tokenizer.cache_clear()
+    mel_filterbank.cache_clear()
+    second = featurize_batch(corpus_rows[:6], FEATURES)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+
+
+def test_missing_modalities_are_masks_not_zero_inputs():
+    arrays = featurize_batch([{"text": "   ", "audio": None, "frames": []}], FEATURES)
+    assert arrays["present"].tolist() == [[False, False, False]]
+    assert not arrays["attention_mask"].any() and not arrays["audio_mask"].any() and not arrays["frame_mask"].any()
+
+
+def test_audio_is_resampled_and_cut_at_the_limit():
+    rate = 8000
+    wav = encode_wav(np.zeros(rate * 10, dtype=np.float32), rate)
+    assert decode_audio(wav, 16000).size == 16000 * 10
+    arrays = featurize_batch([{"audio": wav}], FEATURES)
+    assert arrays["audio_mask"].all()  # 10 s fill the 2 s window; no crash, no overflow
+
+
+def test_log_mel_peaks_at_the_tone():
+    t = np.arange(16000) / 16000
+    mel = log_mel(np.sin(2 * np.pi * 1000 * t).astype(np.float32), FEATURES)
+    bank = mel_filterbank(16000, 512, FEATURES.n_mels)
+    centre_hz = (bank.argmax(axis=0) * 16000 / 512)[mel[10:-10].mean(axis=0).argmax()]
+    assert abs(centre_hz - 1000) < 150
+
+
+@pytest.mark.parametrize("payload", [b"RIFF0000WAVEnot audio", b"", b"\x00" * 100])
+def test_bad_audio_is_a_feature_error(payload):
+    with pytest.raises(FeatureError, match="audio"):
+        featurize_batch([{"audio": payload or b"x"}], FEATURES)
+
+
+def test_truncated_image_is_a_feature_error(corpus_rows):
+    png = next(r["frames"][0] for r in corpus_rows if r["frames"])
+    with pytest.raises(FeatureError, match="image"):
+        featurize_batch([{"frames": [png[: len(png) // 2]]}], FEATURES)
+
+
+def test_long_clips_keep_evenly_spaced_frames():
+    assert frame_indices(3, 4) == [0, 1, 2]
+    assert frame_indices(7, 4) == [0, 2, 4, 6]
