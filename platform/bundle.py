@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
 from mmei.platform.config import Config, config_from_dict
+from mmei.platform.errors import UserInputError
 from mmei.platform.models.build import build_model
 from mmei.platform.predict import Predictor
 from mmei.platform.text_weights import resolve_text_model_dir
@@ -27,7 +28,7 @@ BUNDLE_FORMAT = 1
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
-class BundleError(ValueError):
+class BundleError(UserInputError):
     pass
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from mmei.platform.errors import UserInputError
 from mmei.platform.labels import LabelSpaces
 
 PRESETS_DIR = Path(__file__).resolve().parent / "configs"
@@ -31,13 +32,21 @@ class FeatureConfig:
     text_max_tokens: int = 32
     tokenizer_path: str | None = None  # None: the tokenizer shipped with the text weights
     sample_rate: int = 16000
-    audio_max_seconds: float = 4.0
-    audio_input: str = "logmel"  # logmel (conv encoder) | waveform (wav2vec2)
+    audio_max_seconds: float = 4.0  # longer clips are cut to this
+    audio_reject_seconds: float = 60.0  # longer clips are quarantined by preparation
+    audio_min_seconds: float = 0.05  # shorter clips are quarantined
+    audio_input: str = "logmel"  # logmel (conv encoder) | waveform (wav2vec2) | features (pre-extracted)
     n_mels: int = 40
     win_ms: float = 25.0
     hop_ms: float = 20.0
-    max_frames: int = 4
+    max_frames: int = 4  # frames per sample the model sees (evenly spaced)
+    frames_reject_count: int = 64  # samples with more frames are quarantined
     image_size: int = 32
+    visual_input: str = "frames"  # frames (images) | features (pre-extracted vectors per frame)
+    # pre-extracted feature matrices (MMSA / MIntRec style): (steps, dim) per sample
+    audio_feature_dim: int = 0
+    audio_feature_steps: int = 50
+    visual_feature_dim: int = 0
 
     @property
     def audio_max_samples(self) -> int:
@@ -56,10 +65,22 @@ class FeatureConfig:
         """Length of the audio tensor: log-mel frames, or samples for raw waveforms."""
         if self.audio_input == "waveform":
             return self.audio_max_samples
+        if self.audio_input == "features":
+            return self.audio_feature_steps
         return 1 + self.audio_max_samples // self.hop_samples
 
+    @property
+    def audio_width(self) -> int:
+        """Values per audio step: 1 (waveform), n_mels, or the pre-extracted dimension."""
+        return {"waveform": 1, "logmel": self.n_mels, "features": self.audio_feature_dim}[self.audio_input]
+
     def __post_init__(self) -> None:
-        _check_choice("features.audio_input", self.audio_input, ("logmel", "waveform"))
+        _check_choice("features.audio_input", self.audio_input, ("logmel", "waveform", "features"))
+        _check_choice("features.visual_input", self.visual_input, ("frames", "features"))
+        if self.audio_input == "features" and self.audio_feature_dim < 1:
+            raise ValueError("features.audio_input=features needs features.audio_feature_dim >= 1")
+        if self.visual_input == "features" and self.visual_feature_dim < 1:
+            raise ValueError("features.visual_input=features needs features.visual_feature_dim >= 1")
 
 
 @dataclass
@@ -156,7 +177,7 @@ def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{key} must be one of {choices}, got {value!r}")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError):
     """A config file or override that does not fit the config classes."""
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import io
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,6 +21,7 @@ import soundfile
 from PIL import Image, UnidentifiedImageError
 
 from mmei.platform.config import MODALITIES, FeatureConfig
+from mmei.platform.errors import UserInputError
 from mmei.platform.text_weights import resolve_text_model_dir
 
 # Fixed affine for log-mel values: keeps loudness (an emotion cue) instead of
@@ -28,7 +30,7 @@ LOG_MEL_OFFSET = -6.0
 LOG_MEL_SCALE = 4.0
 
 
-class FeatureError(ValueError):
+class FeatureError(UserInputError):
     """Input that cannot be featurized: undecodable audio or image, bad shape."""
 
 
@@ -96,23 +98,39 @@ def log_mel(waveform: np.ndarray, features: FeatureConfig) -> np.ndarray:
     return ((np.log(mel + 1e-6) - LOG_MEL_OFFSET) / LOG_MEL_SCALE).astype(np.float32)
 
 
-def audio_arrays(waveform: np.ndarray | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Waveform (or None) → padded model input and its mask; clips past the limit are cut."""
-    steps = features.audio_max_steps
-    width = 1 if features.audio_input == "waveform" else features.n_mels
+def feature_matrix(values: Any, width: int, what: str) -> np.ndarray:
+    """A pre-extracted (steps, width) matrix, checked: right width, finite values."""
+    try:
+        matrix = np.asarray(values, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise FeatureError(f"{what} is not a rectangular matrix of numbers") from None
+    if matrix.ndim != 2 or matrix.shape[1] != width or matrix.shape[0] == 0:
+        raise FeatureError(f"{what} has shape {matrix.shape}, expected (steps, {width})")
+    if not np.all(np.isfinite(matrix)):
+        raise FeatureError(f"{what} contains NaN or Inf")
+    return matrix
+
+
+def audio_arrays(audio: np.ndarray | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Waveform or pre-extracted matrix (or None) → padded model input and its mask.
+
+    Clips past the limit are cut: `audio_max_seconds`, or `audio_feature_steps` rows.
+    """
+    steps, width = features.audio_max_steps, features.audio_width
     values = np.zeros((steps, width), dtype=np.float32)
     mask = np.zeros(steps, dtype=bool)
-    if waveform is None:
-        return (values[:, 0] if width == 1 else values), mask
-    waveform = waveform[: features.audio_max_samples]
-    if features.audio_input == "waveform":
-        # Wav2Vec2's own feature extractor normalises each utterance the same way.
-        sequence = ((waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7))[:, None]
-    else:
-        sequence = log_mel(waveform, features)[:steps]
-    values[: len(sequence)] = sequence
-    mask[: len(sequence)] = True
-    return (values[:, 0] if width == 1 else values), mask
+    if audio is not None:
+        if features.audio_input == "features":
+            sequence = audio[:steps]
+        elif features.audio_input == "waveform":
+            waveform = audio[: features.audio_max_samples]
+            # Wav2Vec2's own feature extractor normalises each utterance the same way.
+            sequence = ((waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7))[:, None]
+        else:
+            sequence = log_mel(audio[: features.audio_max_samples], features)[:steps]
+        values[: len(sequence)] = sequence
+        mask[: len(sequence)] = True
+    return (values[:, 0] if features.audio_input == "waveform" else values), mask
 
 
 # ---------------------------------------------------------------- visual
@@ -139,25 +157,63 @@ def frame_indices(count: int, max_frames: int) -> list[int]:
     return [int(i) for i in np.linspace(0, count - 1, max_frames).round()]
 
 
-def visual_arrays(frames: Sequence[bytes] | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    size, limit = features.image_size, features.max_frames
-    values = np.zeros((limit, 3, size, size), dtype=np.float32)
+def visual_arrays(frames: Sequence[Any] | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded images, or pre-extracted per-frame vectors, → (max_frames, ...) and mask."""
+    limit = features.max_frames
+    if features.visual_input == "features":
+        values = np.zeros((limit, features.visual_feature_dim), dtype=np.float32)
+    else:
+        values = np.zeros((limit, 3, features.image_size, features.image_size), dtype=np.float32)
     mask = np.zeros(limit, dtype=bool)
-    if not frames:
+    if frames is None or len(frames) == 0:
         return values, mask
     for slot, index in enumerate(frame_indices(len(frames), limit)):
-        values[slot] = image_array(decode_image(frames[index]), size)
+        if features.visual_input == "features":
+            values[slot] = frames[index]
+        else:
+            values[slot] = image_array(decode_image(frames[index]), features.image_size)
         mask[slot] = True
     return values, mask
 
 
 # ---------------------------------------------------------------- text
-@functools.lru_cache(maxsize=4)
-def load_tokenizer(path: str | None):
-    from transformers import AutoTokenizer  # heavy import, only where text is featurized
+class Tokenizer:
+    """Pads and truncates to a fixed length; `tokenizers` when tokenizer.json exists.
 
-    folder = resolve_text_model_dir(path)
-    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    The Rust `tokenizers` library loads in ~0.03 s and gives the same ids as
+    transformers' BERT tokenizer (a test checks); importing transformers costs ~3 s,
+    paid by every Ray actor and Serve replica. Folders with only vocab.txt fall back
+    to transformers.
+    """
+
+    def __init__(self, folder: Path, length: int):
+        self.length = length
+        if (folder / "tokenizer.json").is_file():
+            from tokenizers import Tokenizer as RustTokenizer
+
+            self.fast = RustTokenizer.from_file(str(folder / "tokenizer.json"))
+            pad = self.fast.token_to_id("[PAD]") or 0
+            self.fast.enable_truncation(max_length=length)
+            self.fast.enable_padding(length=length, pad_id=pad, pad_token="[PAD]")
+            self.slow = None
+        else:
+            from transformers import AutoTokenizer
+
+            self.fast = None
+            self.slow = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self.fast is not None:
+            encoded = self.fast.encode_batch(texts)
+            return (np.array([e.ids for e in encoded], dtype=np.int64),
+                    np.array([e.attention_mask for e in encoded], dtype=np.int64))
+        encoded = self.slow(texts, padding="max_length", truncation=True, max_length=self.length, return_tensors="np")
+        return encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+
+
+@functools.lru_cache(maxsize=4)
+def load_tokenizer(path: str | None, length: int) -> Tokenizer:
+    return Tokenizer(resolve_text_model_dir(path), length)
 
 
 def has_text(text: str | None) -> bool:
@@ -172,15 +228,27 @@ def text_arrays(texts: Sequence[str | None], features: FeatureConfig) -> tuple[n
     mask = np.zeros((len(texts), length), dtype=np.int64)
     rows = [i for i, text in enumerate(texts) if has_text(text)]
     if rows:
-        tokenizer = load_tokenizer(features.tokenizer_path)
-        encoded = tokenizer([texts[i] for i in rows], padding="max_length", truncation=True,
-                            max_length=length, return_tensors="np")
-        ids[rows] = encoded["input_ids"]
-        mask[rows] = encoded["attention_mask"]
+        ids[rows], mask[rows] = load_tokenizer(features.tokenizer_path, length)([texts[i] for i in rows])
     return ids, mask
 
 
 # ---------------------------------------------------------------- rows
+def row_audio(row: dict[str, Any], features: FeatureConfig) -> np.ndarray | None:
+    """The row's audio in the form the config asks for: decoded waveform or feature matrix."""
+    if features.audio_input == "features":
+        values = row.get("audio_features")
+        return None if values is None else feature_matrix(values, features.audio_feature_dim, "audio_features")
+    return decode_audio(row["audio"], features.sample_rate) if row.get("audio") else None
+
+
+def row_visual(row: dict[str, Any], features: FeatureConfig) -> Sequence[Any] | None:
+    """Encoded frames, or the checked (frames, dim) matrix of pre-extracted vectors."""
+    if features.visual_input == "features":
+        values = row.get("visual_features")
+        return None if values is None else feature_matrix(values, features.visual_feature_dim, "visual_features")
+    return row.get("frames")
+
+
 FEATURE_KEYS = ("input_ids", "attention_mask", "audio", "audio_mask", "frames", "frame_mask", "present")
 
 
@@ -193,14 +261,14 @@ def featurize_batch(rows: Sequence[dict[str, Any]], features: FeatureConfig) -> 
     input_ids, attention_mask = text_arrays([row.get("text") for row in rows], features)
     audio, audio_mask, frames, frame_mask, present = [], [], [], [], []
     for row in rows:
-        waveform = decode_audio(row["audio"], features.sample_rate) if row.get("audio") else None
-        values, mask = audio_arrays(waveform, features)
+        values, mask = audio_arrays(row_audio(row, features), features)
         audio.append(values)
         audio_mask.append(mask)
-        values, mask = visual_arrays(row.get("frames"), features)
+        present_audio = bool(mask.any())
+        values, mask = visual_arrays(row_visual(row, features), features)
         frames.append(values)
         frame_mask.append(mask)
-        present.append([has_text(row.get("text")), waveform is not None, bool(mask.any())])
+        present.append([has_text(row.get("text")), present_audio, bool(mask.any())])
     return {
         "input_ids": input_ids,
         "attention_mask": attention_mask,

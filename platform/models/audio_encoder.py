@@ -15,13 +15,13 @@ from mmei.platform.models.layers import SequenceTransformer
 
 
 class ConvAudioEncoder(nn.Module):
-    """(B, T, n_mels) → two stride-2 convs (4× fewer steps) → transformer."""
+    """(B, T, n_mels or feature dim) → two stride-2 convs (4× fewer steps) → transformer."""
 
     def __init__(self, model: ModelConfig, features: FeatureConfig):
         super().__init__()
         hidden = model.hidden_size
         self.subsample = nn.Sequential(
-            nn.Conv1d(features.n_mels, hidden, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv1d(features.audio_width, hidden, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv1d(hidden, hidden, 3, stride=2, padding=1), nn.GELU(),
         )
         max_len = features.audio_max_steps // 4 + 2
@@ -63,6 +63,6 @@ def build_audio_encoder(model: ModelConfig, features: FeatureConfig, pretrained:
         if features.audio_input != "waveform":
             raise ValueError("model.audio_encoder=wav2vec2 needs features.audio_input=waveform")
         return Wav2Vec2AudioEncoder(model, pretrained)
-    if features.audio_input != "logmel":
-        raise ValueError("model.audio_encoder=conv needs features.audio_input=logmel")
+    if features.audio_input == "waveform":
+        raise ValueError("model.audio_encoder=conv needs features.audio_input=logmel or features")
     return ConvAudioEncoder(model, features)

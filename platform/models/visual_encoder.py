@@ -48,7 +48,10 @@ class VitFrames(nn.Module):
 class VisualEncoder(nn.Module):
     def __init__(self, model: ModelConfig, features: FeatureConfig, pretrained: bool = True):
         super().__init__()
-        if model.visual_encoder == "vit":
+        if features.visual_input == "features":  # pre-extracted vectors per frame
+            self.frame = nn.Sequential(nn.LayerNorm(features.visual_feature_dim),
+                                       nn.Linear(features.visual_feature_dim, model.hidden_size))
+        elif model.visual_encoder == "vit":
             self.frame = VitFrames(model, features, pretrained)
         else:
             self.frame = SmallCnn(model.hidden_size)
@@ -56,7 +59,7 @@ class VisualEncoder(nn.Module):
                                             model.dropout, features.max_frames)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        frames = batch["frames"]
+        frames = batch["frames"]  # (B, F, 3, S, S) images or (B, F, D) vectors
         b, f = frames.shape[:2]
         tokens = self.frame(frames.flatten(0, 1)).view(b, f, -1)
         valid = batch["frame_mask"].bool()

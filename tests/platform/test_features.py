@@ -70,3 +70,17 @@ def test_truncated_image_is_a_feature_error(corpus_rows):
 def test_long_clips_keep_evenly_spaced_frames():
     assert frame_indices(3, 4) == [0, 1, 2]
     assert frame_indices(7, 4) == [0, 2, 4, 6]
+
+
+def test_fast_tokenizer_matches_transformers():
+    from transformers import AutoTokenizer
+
+    from mmei.platform.features import text_arrays
+    from mmei.platform.text_weights import default_text_model_dir
+
+    texts = ["Whoa, I did NOT expect this AI-made comic! Let me remix it, with émojis 🎉 and far too many words",
+             "ok", "Ich möchte lernen, wie das gemacht wurde"]
+    ids, mask = text_arrays(texts, FEATURES)
+    reference = AutoTokenizer.from_pretrained(str(default_text_model_dir()), local_files_only=True)(
+        texts, padding="max_length", truncation=True, max_length=FEATURES.text_max_tokens)
+    assert ids.tolist() == reference["input_ids"] and mask.tolist() == reference["attention_mask"]
