@@ -1,7 +1,9 @@
 """The `mmei` command. Only verbs that work exist; each later stage adds its own.
 
     mmei data synth --out DIR [--samples N] [--seed S] [--config tiny] [key=value ...]
+    mmei data prepare --input DIR --output DIR [--config tiny] [--address ADDR] [key=value ...]
     mmei quickstart [--workdir DIR] [--samples N]
+    mmei bench data [--samples N]
 
 Errors in what the user gave (a config key, a file) print one line naming it and
 exit with status 2; they never print a traceback.
@@ -13,12 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from mmei.platform.bundle import BundleError
-from mmei.platform.config import ConfigError, load_config
-from mmei.platform.features import FeatureError
-from mmei.platform.text_weights import TextWeightsMissing
+from mmei.platform.config import load_config
+from mmei.platform.errors import UserInputError
 
-USER_ERRORS = (ConfigError, FeatureError, BundleError, TextWeightsMissing, FileExistsError, FileNotFoundError)
+USER_ERRORS = (UserInputError, FileExistsError, FileNotFoundError)
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
@@ -38,10 +38,28 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.prepare import check_inputs, run_preparation
+
+    config = load_config(args.config, list(args.overrides))
+    inputs = check_inputs(Path(args.input), Path(args.output))  # fail fast, before starting Ray
+    with ray_session(args.address):
+        run_preparation(inputs, Path(args.output), config, batch_size=args.batch_size)
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
     return run_quickstart(Path(args.workdir), args.samples, args.config, list(args.overrides))
+
+
+def cmd_bench_data(args: argparse.Namespace) -> int:
+    from mmei.cluster.bench_data import run_bench
+
+    run_bench(args.samples, args.batch_size)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,12 +76,27 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. corpus.missing_rate=0.3")
     synth.set_defaults(run=cmd_data_synth)
 
+    prep = data_verbs.add_parser("prepare", help="Ray Data: modality shards → feature shards, bad rows quarantined")
+    prep.add_argument("--input", required=True, help="folder of modality-shard Parquet files")
+    prep.add_argument("--output", required=True, help="new folder for feature shards, _quarantine/ and manifest.json")
+    prep.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
+    prep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+    prep.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
+    prep.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. features.n_mels=64")
+    prep.set_defaults(run=cmd_data_prepare)
+
     quick = verbs.add_parser("quickstart", help="the whole platform on this machine, on synthetic data")
     quick.add_argument("--workdir", default="runs/quickstart", help="where outputs land (default: runs/quickstart)")
     quick.add_argument("--samples", type=int, default=600, help="synthetic corpus size (default: 600)")
     quick.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
     quick.add_argument("overrides", nargs="*", help="key=value config overrides")
     quick.set_defaults(run=cmd_quickstart)
+    bench = verbs.add_parser("bench", help="benchmarks that print ratios against a side-by-side baseline")
+    bench_verbs = bench.add_subparsers(dest="bench_verb", required=True)
+    bench_data = bench_verbs.add_parser("data", help="Ray Data preparation vs a single-process loop")
+    bench_data.add_argument("--samples", type=int, default=3000, help="synthetic samples to prepare (default: 3000)")
+    bench_data.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
+    bench_data.set_defaults(run=cmd_bench_data)
     return parser
 
 
