@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench bench-data clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
+
+bench: bench-data
+
+bench-data: install
+	HF_HUB_OFFLINE=1 $(BIN)/mmei bench data
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
