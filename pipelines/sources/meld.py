@@ -1,0 +1,63 @@
+"""MELD-style data: `{train,dev,test}_sent_emo.csv` plus a folder of media per utterance.
+
+CSV columns used: Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID. Media are
+named from the ids, `dia{D}_utt{U}`: audio as `.wav`/`.flac`, frames as images
+(`dia{D}_utt{U}.png`, numbered `_001.png` …, or a folder). MELD ships `.mp4`; this
+importer does not decode video (no ffmpeg here): extract wav and frames first. Every
+utterance whose only media is video is counted in `_import.json`, never skipped
+silently: the row is imported with text only. MELD has no intent labels.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Iterator
+
+from mmei.pipelines.sources.media import MediaIndex
+from mmei.pipelines.sources.shards import ImportFormatError
+
+SPLIT_FILES = {"train_sent_emo.csv": "train", "dev_sent_emo.csv": "val", "test_sent_emo.csv": "test"}
+REQUIRED = ("Utterance", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
+
+
+def _read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")  # the released MELD CSVs are Windows-1252
+
+
+class MeldReader:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.media = MediaIndex(folder)
+        self.video_only = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        found = [name for name in SPLIT_FILES if (self.folder / name).is_file()]
+        if not found:
+            raise ImportFormatError(f"{self.folder}: no train_sent_emo.csv / dev_sent_emo.csv / test_sent_emo.csv")
+        for name in found:
+            path = self.folder / name
+            reader = csv.DictReader(_read_text(path).splitlines())
+            missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ImportFormatError(f"{path}: missing columns {missing}")
+            for line, record in enumerate(reader, start=2):
+                dialogue, utterance = record["Dialogue_ID"].strip(), record["Utterance_ID"].strip()
+                if not dialogue.isdigit() or not utterance.isdigit():
+                    raise ImportFormatError(f"{path} row {line}: Dialogue_ID and Utterance_ID must be integers")
+                key = f"dia{dialogue}_utt{utterance}"
+                audio, frames = self.media.audio(key), self.media.frames(key)
+                if audio is None and frames is None and self.media.has_video_only(key):
+                    self.video_only += 1
+                yield {
+                    "sample_id": f"{SPLIT_FILES[name]}-{key}",
+                    "split": SPLIT_FILES[name],
+                    "text": record["Utterance"].strip() or None,
+                    "audio": audio,
+                    "frames": frames,
+                    "emotion": record["Emotion"].strip().lower() or None,
+                    "sentiment": record["Sentiment"].strip().lower() or None,
+                }
