@@ -1,6 +1,7 @@
 """The `mmei` command. Only verbs that work exist; each later stage adds its own.
 
     mmei data synth --out DIR [--samples N] [--seed S] [--config tiny] [key=value ...]
+    mmei data import --format mmsa|mintrec|meld|folder --input PATH --output DIR
     mmei data prepare --input DIR --output DIR [--config tiny] [--address ADDR] [key=value ...]
     mmei quickstart [--workdir DIR] [--samples N]
     mmei bench data [--samples N]
@@ -35,6 +36,18 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     missing = ", ".join(f"{m} {rate:.1%}" for m, rate in summary["missing_rate"].items())
     print(f"done: {summary['rows']} SYNTHETIC rows, splits {summary['splits']}, missing {missing}; "
           f"story and counts in {args.out}/_SYNTHETIC.md and _summary.json")
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from mmei.pipelines.sources.importers import import_dataset
+
+    report = import_dataset(args.format, Path(args.input), Path(args.output))
+    print(f"imported {report['rows']} {args.format} samples to {args.output}: splits {report['splits']}, "
+          f"present {report['present']}, labelled {report['labelled']}")
+    if report["prepare_overrides"]:
+        print(f"prepare with: mmei data prepare --input {args.output} --output FEATURES "
+              f"{' '.join(report['prepare_overrides'])}")
     return 0
 
 
@@ -75,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
     synth.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. corpus.missing_rate=0.3")
     synth.set_defaults(run=cmd_data_synth)
+
+    imp = data_verbs.add_parser("import", help="known dataset layouts → modality shards")
+    imp.add_argument("--format", required=True, choices=["mmsa", "mintrec", "meld", "folder"])
+    imp.add_argument("--input", required=True, help="a pickle (mmsa) or a folder (mintrec, meld, folder)")
+    imp.add_argument("--output", required=True, help="new folder for the modality shards")
+    imp.set_defaults(run=cmd_data_import)
 
     prep = data_verbs.add_parser("prepare", help="Ray Data: modality shards → feature shards, bad rows quarantined")
     prep.add_argument("--input", required=True, help="folder of modality-shard Parquet files")

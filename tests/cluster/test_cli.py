@@ -39,3 +39,25 @@ def test_quickstart_runs_and_round_trips_the_bundle(tmp_path):
         assert expected in result.stdout
     assert (tmp_path / "qs" / "bundle" / "bundle.json").is_file()
     assert (Path(tmp_path) / "qs" / "corpus" / "_SYNTHETIC.md").is_file()
+
+
+def test_data_import_then_prepare_on_an_embedded_cluster(tmp_path):
+    source = tmp_path / "plain"
+    source.mkdir()
+    (source / "labels.csv").write_text("sample_id,split,emotion\na,train,joy\nb,val,bliss\n")
+    (source / "a.txt").write_text("I love this AI song")
+    (source / "b.txt").write_text("an unknown label")
+    imported = mmei("data", "import", "--format", "folder", "--input", str(source), "--output", str(tmp_path / "s"))
+    assert imported.returncode == 0, imported.stderr
+    prepared = mmei("data", "prepare", "--input", str(tmp_path / "s"), "--output", str(tmp_path / "f"), timeout=600)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    assert "2 in → 1 out + 1 quarantined {'unknown_label': 1}" in prepared.stdout
+    manifest = json.loads((tmp_path / "f" / "manifest.json").read_text())
+    assert manifest["rows_out"] == 1 and manifest["synthetic"] is False
+
+
+def test_prepare_names_a_broken_input_file(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.parquet").write_bytes(b"garbage")
+    result = mmei("data", "prepare", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"))
+    assert result.returncode == 2 and "x.parquet" in result.stderr and "Traceback" not in result.stderr
