@@ -269,15 +269,21 @@ def featurize_batch(rows: Sequence[dict[str, Any]], features: FeatureConfig) -> 
         frames.append(values)
         frame_mask.append(mask)
         present.append([has_text(row.get("text")), present_audio, bool(mask.any())])
+    empty_audio, empty_audio_mask = audio_arrays(None, features)  # shapes for a batch of none
+    empty_frames, empty_frame_mask = visual_arrays(None, features)
     return {
         "input_ids": input_ids,
         "attention_mask": attention_mask,
-        "audio": np.stack(audio),
-        "audio_mask": np.stack(audio_mask),
-        "frames": np.stack(frames),
-        "frame_mask": np.stack(frame_mask),
+        "audio": _stack(audio, empty_audio),
+        "audio_mask": _stack(audio_mask, empty_audio_mask),
+        "frames": _stack(frames, empty_frames),
+        "frame_mask": _stack(frame_mask, empty_frame_mask),
         "present": np.asarray(present, dtype=bool).reshape(len(rows), len(MODALITIES)),
     }
+
+
+def _stack(items: list[np.ndarray], like: np.ndarray) -> np.ndarray:
+    return np.stack(items) if items else np.zeros((0, *like.shape), dtype=like.dtype)
 
 
 def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, "torch.Tensor"]:

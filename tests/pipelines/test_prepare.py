@@ -128,3 +128,12 @@ def test_refuses_a_non_empty_output(tmp_path, corpus_dir):
     (tmp_path / "out" / "x").write_text("")
     with pytest.raises(FileExistsError, match="not empty"):
         prepare(corpus_dir, tmp_path / "out", CONFIG)
+
+
+def test_a_batch_of_only_bad_rows_is_all_quarantined(corpus_rows):
+    from mmei.pipelines.prepare import ShardFeaturizer
+
+    bad = list(planted(corpus_rows).values())
+    table = pa.Table.from_pylist(bad, schema=SHARD_SCHEMA)
+    mixed = ShardFeaturizer(CONFIG.to_dict())(table)
+    assert mixed.num_rows == len(bad) and mixed.column("reason").null_count == 0

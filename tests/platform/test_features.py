@@ -84,3 +84,10 @@ def test_fast_tokenizer_matches_transformers():
     reference = AutoTokenizer.from_pretrained(str(default_text_model_dir()), local_files_only=True)(
         texts, padding="max_length", truncation=True, max_length=FEATURES.text_max_tokens)
     assert ids.tolist() == reference["input_ids"] and mask.tolist() == reference["attention_mask"]
+
+
+def test_an_empty_batch_has_the_right_shapes():
+    arrays = featurize_batch([], FEATURES)
+    full = featurize_batch([{"text": "hi"}], FEATURES)
+    for key, values in arrays.items():
+        assert values.shape == (0, *full[key].shape[1:]) and values.dtype == full[key].dtype, key
