@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mmei.platform.models.layers import LearnedVectors
+
 
 class CrossModalLayer(nn.Module):
     def __init__(self, hidden: int, heads: int, dropout: float):
@@ -34,7 +36,7 @@ class CrossModalTransformer(nn.Module):
     def __init__(self, modalities: tuple[str, ...], hidden: int, heads: int, layers: int, dropout: float):
         super().__init__()
         self.modalities = modalities
-        self.null_token = nn.Parameter(torch.zeros(1, 1, hidden))
+        self.null_token = LearnedVectors(1, hidden)
         self.layers = nn.ModuleList(
             nn.ModuleDict({m: CrossModalLayer(hidden, heads, dropout) for m in modalities}) for _ in range(layers)
         )
@@ -43,7 +45,7 @@ class CrossModalTransformer(nn.Module):
                 present: torch.Tensor) -> dict[str, torch.Tensor]:
         """`present` is (B, len(modalities)); an absent modality's tokens are never keys."""
         batch = present.shape[0]
-        null = self.null_token.expand(batch, 1, -1)
+        null = self.null_token(torch.zeros(batch, 1, dtype=torch.long, device=present.device))
         null_valid = torch.ones(batch, 1, dtype=torch.bool, device=present.device)
         usable = {m: valid[m] & present[:, i, None] for i, m in enumerate(self.modalities)}
         for layer in self.layers:

@@ -9,7 +9,7 @@ from torch import nn
 
 from mmei.platform.config import MODALITIES, Config
 from mmei.platform.models.fusion import normalise_over_present
-from mmei.platform.models.layers import masked_mean
+from mmei.platform.models.layers import LearnedVectors, masked_mean
 from mmei.platform.models.mmei import build_encoders, heads_for
 from mmei.platform.models.modality_dropout import drop_modalities
 from mmei.platform.models.output import ModelOutput
@@ -22,9 +22,7 @@ class LateFusionModel(nn.Module):
         self.encoders = build_encoders(config, MODALITIES, pretrained)
         self.heads = nn.ModuleDict({m: heads_for(config, config.model.hidden_size) for m in MODALITIES})
         # Bias-only logits for a sample with nothing present, so the output stays defined.
-        self.prior = nn.ParameterDict({
-            head: nn.Parameter(torch.zeros(config.labels.size(head))) for head in self.heads["text"]
-        })
+        self.prior = nn.ModuleDict({head: LearnedVectors(1, config.labels.size(head)) for head in self.heads["text"]})
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         present = batch["present"].bool()
@@ -37,9 +35,10 @@ class LateFusionModel(nn.Module):
             vector = masked_mean(tokens, valid)
             per_modality[m] = {head: layer(vector) for head, layer in self.heads[m].items()}
         nothing = ~present.any(dim=1, keepdim=True)
+        zeros = torch.zeros(present.shape[0], dtype=torch.long, device=present.device)
         logits = {}
         for head, prior in self.prior.items():
             stacked = torch.stack([per_modality[m][head] for m in MODALITIES], dim=1)
             averaged = (weights.unsqueeze(-1) * stacked).sum(dim=1)
-            logits[head] = torch.where(nothing, prior.expand_as(averaged), averaged)
+            logits[head] = torch.where(nothing, prior(zeros), averaged)
         return ModelOutput(logits=logits, fusion_weights=weights)

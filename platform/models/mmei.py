@@ -18,7 +18,7 @@ from mmei.platform.labels import HEADS
 from mmei.platform.models.audio_encoder import build_audio_encoder
 from mmei.platform.models.cross_modal import CrossModalTransformer
 from mmei.platform.models.fusion import build_fusion
-from mmei.platform.models.layers import masked_mean
+from mmei.platform.models.layers import LearnedVectors, masked_mean
 from mmei.platform.models.modality_dropout import drop_modalities
 from mmei.platform.models.output import ModelOutput
 from mmei.platform.models.text_encoder import TextEncoder
@@ -58,12 +58,12 @@ class FusionModel(nn.Module):
         self.columns = [MODALITIES.index(m) for m in modalities]
         self.modality_dropout = model.modality_dropout
         self.encoders = build_encoders(config, modalities, pretrained)
-        self.modality_embedding = nn.Parameter(torch.zeros(len(modalities), model.hidden_size))
+        self.modality_embedding = LearnedVectors(len(modalities), model.hidden_size)
         use_cross = cross_modal and len(modalities) > 1 and model.cross_layers > 0
         self.cross = (CrossModalTransformer(modalities, model.hidden_size, model.num_heads, model.cross_layers,
                                             model.dropout) if use_cross else None)
         self.fusion = build_fusion(fusion, model.hidden_size, len(modalities))
-        self.nothing_present = nn.Parameter(torch.zeros(model.hidden_size))
+        self.nothing_present = LearnedVectors(1, model.hidden_size)
         self.heads = heads_for(config, model.hidden_size)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
@@ -71,13 +71,15 @@ class FusionModel(nn.Module):
         if self.training:
             present = drop_modalities(present, self.modality_dropout)
         tokens, valid = {}, {}
+        kinds = self.modality_embedding(torch.arange(len(self.modalities), device=present.device))
         for i, m in enumerate(self.modalities):
             tokens[m], valid[m] = self.encoders[m](batch)
-            tokens[m] = tokens[m] + self.modality_embedding[i]
+            tokens[m] = tokens[m] + kinds[i]
         if self.cross is not None:
             tokens = self.cross(tokens, valid, present)
         vectors = torch.stack([masked_mean(tokens[m], valid[m]) for m in self.modalities], dim=1)
         fused, weights = self.fusion(vectors, present)
-        fused = torch.where(present.any(dim=1, keepdim=True), fused, self.nothing_present)
+        fallback = self.nothing_present(torch.zeros(present.shape[0], dtype=torch.long, device=present.device))
+        fused = torch.where(present.any(dim=1, keepdim=True), fused, fallback)
         logits = {head: layer(fused) for head, layer in self.heads.items()}
         return ModelOutput(logits=logits, fusion_weights=scatter_weights(weights, self.modalities))
