@@ -154,12 +154,55 @@ class CorpusConfig:
 
 
 @dataclass
+class TrainConfig:
+    """Distributed training: Ray Train workers, DeepSpeed ZeRO, optimisation, W&B."""
+
+    num_workers: int = 2
+    use_gpu: bool = False
+    cpus_per_worker: float = 0.5  # fractional on small machines: whole CPUs starve Ray Data
+    gpus_per_worker: float = 1.0  # used when use_gpu
+    zero_stage: int = 2  # DeepSpeed ZeRO stage: 1, 2 or 3
+    precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
+    batch_size: int = 16  # per worker per step (DeepSpeed micro-batch)
+    grad_accum: int = 1
+    epochs: int = 3
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 10
+    clip: float = 1.0
+    seed: int = 0
+    max_failures: int = 1  # worker-group restarts from the last checkpoint
+    # Read the feature shards once into the object store before training, so epochs
+    # don't re-run the Parquet read (~1-10 s per epoch and rank here). Turn it off when
+    # the features don't fit the cluster's object store (it spills to disk).
+    materialize_data: bool = True
+    wandb_project: str = "mmei"
+    inject_failure_at: str = ""  # tests only: "EPOCH:STEP" crashes rank 0 there, once
+
+    def __post_init__(self) -> None:
+        if self.zero_stage not in (1, 2, 3):
+            raise ValueError(f"train.zero_stage must be 1, 2 or 3, got {self.zero_stage}")
+        _check_choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
+        if self.num_workers < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.epochs < 1:
+            raise ValueError("train.num_workers, batch_size, grad_accum and epochs must be >= 1")
+        if self.inject_failure_at and not all(p.isdigit() for p in self.inject_failure_at.split(":")):
+            raise ValueError(f"train.inject_failure_at must look like EPOCH:STEP, got {self.inject_failure_at!r}")
+
+    @property
+    def dtype(self) -> str:
+        if self.precision == "auto":
+            return "bf16" if self.use_gpu else "fp32"
+        return self.precision
+
+
+@dataclass
 class Config:
     name: str = "custom"
     labels: LabelSpaces = field(default_factory=LabelSpaces)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -252,14 +295,32 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _field_hint(path: list[str]) -> Any:
+    """The declared type of a dotted config key, or None past a dict / unknown key."""
+    hint: Any = Config
+    for name in path:
+        if not dataclasses.is_dataclass(hint):
+            return None
+        hint = typing.get_type_hints(hint).get(name)
+    return hint
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """`model.hidden_size=128` → (["model", "hidden_size"], 128); values parse as YAML."""
+    """`model.hidden_size=128` → (["model", "hidden_size"], 128).
+
+    Values parse as YAML, except for string fields, which keep the raw text (YAML
+    would read `1:0` as the base-60 number 60).
+    """
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key=value, e.g. model.hidden_size=128")
     key, raw = text.split("=", 1)
     path = key.strip().split(".")
     if not all(path):
         raise ConfigError(f"override {text!r} has an empty key")
+    hint = _field_hint(path)
+    if hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType)
+                       and str in typing.get_args(hint) and raw.strip() not in ("null", "~")):
+        return path, raw
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as error:

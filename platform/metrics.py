@@ -49,3 +49,20 @@ def head_metrics(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, flo
         "weighted_f1": float((f1 * support).sum() / support.sum()),
         "cross_entropy": float(-np.log(picked).mean()),
     }
+
+
+def joint_metrics(probabilities: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                  prefix: str = "") -> dict[str, float]:
+    """Every head's metrics as `{prefix}{head}_{metric}`, plus the joint loss (sum of the
+    heads' cross-entropies) and the mean macro-F1 over the heads that have labels."""
+    metrics: dict[str, float] = {}
+    labelled = []
+    for head, values in probabilities.items():
+        scores = head_metrics(values, labels[head])
+        if scores["n"] == 0:
+            continue
+        labelled.append(head)
+        metrics.update({f"{prefix}{head}_{name}": value for name, value in scores.items() if name != "n"})
+    metrics[f"{prefix}loss"] = float(sum(metrics[f"{prefix}{h}_cross_entropy"] for h in labelled))
+    metrics[f"{prefix}macro_f1_mean"] = float(np.mean([metrics[f"{prefix}{h}_macro_f1"] for h in labelled]))
+    return metrics

@@ -5,8 +5,10 @@ consumer reads model outputs the same way.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 
 from mmei.platform.config import MODALITIES, Config
@@ -29,6 +31,34 @@ def describe(output: ModelOutput, config: Config) -> list[dict[str, Any]]:
         sample["fusion_weights"] = dict(zip(MODALITIES, weights[i]))
         results.append(sample)
     return results
+
+
+@dataclass
+class Outputs:
+    """Model outputs over a whole dataset, in row order."""
+
+    probabilities: dict[str, np.ndarray]  # head → (N, classes)
+    labels: dict[str, np.ndarray]  # head → (N,), IGNORE_INDEX where unlabelled
+    fusion_weights: np.ndarray  # (N, 3)
+    present: np.ndarray  # (N, 3) modalities given to the model
+
+
+@torch.no_grad()
+def collect_outputs(forward: Callable[[dict[str, torch.Tensor]], ModelOutput],
+                    batches: Iterable[dict[str, torch.Tensor]]) -> Outputs:
+    """Run `forward` over labelled tensor batches and gather everything on the CPU."""
+    probabilities: dict[str, list] = {head: [] for head in HEADS}
+    labels: dict[str, list] = {head: [] for head in HEADS}
+    weights, present = [], []
+    for batch in batches:
+        output = forward(batch)
+        for head in HEADS:
+            probabilities[head].append(torch.softmax(output.logits[head].float(), -1).cpu().numpy())
+            labels[head].append(batch[head].cpu().numpy())
+        weights.append(output.fusion_weights.float().cpu().numpy())
+        present.append(batch["present"].cpu().numpy())
+    return Outputs({h: np.concatenate(v) for h, v in probabilities.items()},
+                   {h: np.concatenate(v) for h, v in labels.items()}, np.concatenate(weights), np.concatenate(present))
 
 
 class Predictor:

@@ -46,3 +46,10 @@ def test_yaml_file_path(tmp_path):
 def test_fingerprint_changes_with_the_config():
     assert load_config("tiny").fingerprint("features") == load_config("tiny").fingerprint("features")
     assert load_config("tiny").fingerprint("features") != load_config("tiny", ["features.n_mels=16"]).fingerprint("features")
+
+
+def test_string_fields_keep_the_raw_override_text():
+    config = load_config("tiny", ["train.inject_failure_at=1:0", "model.text_model_path=/models/bert-1.0",
+                                  "features.tokenizer_path=null"])
+    assert config.train.inject_failure_at == "1:0" and config.model.text_model_path == "/models/bert-1.0"
+    assert config.features.tokenizer_path is None
