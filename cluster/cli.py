@@ -3,6 +3,7 @@
     mmei data synth --out DIR [--samples N] [--seed S] [--config tiny] [key=value ...]
     mmei data import --format mmsa|mintrec|meld|folder --input PATH --output DIR
     mmei data prepare --input DIR --output DIR [--config tiny] [--address ADDR] [key=value ...]
+    mmei train --data FEATURES --output DIR [--config tiny] [--resume] [--address ADDR] [key=value ...]
     mmei quickstart [--workdir DIR] [--samples N]
     mmei bench data [--samples N]
 
@@ -62,6 +63,16 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.train import run_training
+
+    config = load_config(args.config, list(args.overrides))
+    with ray_session(args.address):
+        run_training(config, Path(args.data), Path(args.output), resume=args.resume)
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
@@ -103,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
     prep.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. features.n_mels=64")
     prep.set_defaults(run=cmd_data_prepare)
+
+    train = verbs.add_parser("train", help="Ray Train + DeepSpeed: train MMEI or a baseline on prepared features")
+    train.add_argument("--data", required=True, help="a folder written by `mmei data prepare`")
+    train.add_argument("--output", required=True, help="run folder: checkpoints, bundle/, history.json, wandb/")
+    train.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
+    train.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+    train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. model.type=late_fusion train.zero_stage=3")
+    train.set_defaults(run=cmd_train)
 
     quick = verbs.add_parser("quickstart", help="the whole platform on this machine, on synthetic data")
     quick.add_argument("--workdir", default="runs/quickstart", help="where outputs land (default: runs/quickstart)")

@@ -1,0 +1,34 @@
+"""A DeepSpeed checkpoint (any ZeRO stage, sharded or not) → a consolidated fp32 bundle.
+
+DeepSpeed's own zero_to_fp32 reader merges the per-rank shards on one machine,
+without Ray or a process group, so export works anywhere the checkpoint can be read.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mmei.platform.bundle import save_bundle
+from mmei.platform.config import Config
+from mmei.platform.models.build import build_model
+
+DS_TAG = "deepspeed"
+STATE_FILE = "train_state.json"
+
+
+def consolidated_state_dict(checkpoint_dir: Path) -> dict[str, Any]:
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    return get_fp32_state_dict_from_zero_checkpoint(str(checkpoint_dir), tag=DS_TAG)
+
+
+def bundle_from_checkpoint(checkpoint_dir: Path, config: Config, out: Path, extra: dict[str, Any] | None = None) -> Path:
+    model = build_model(config, pretrained=False)
+    missing, unexpected = model.load_state_dict(consolidated_state_dict(checkpoint_dir), strict=False)
+    if missing or unexpected:
+        raise RuntimeError(f"checkpoint {checkpoint_dir} does not fit the model: missing {missing[:5]}, "
+                           f"unexpected {unexpected[:5]}")
+    state_path = checkpoint_dir / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    return save_bundle(model, config, out, extra={"history": state.get("history", []), **(extra or {})})
