@@ -4,6 +4,8 @@
     mmei data import --format mmsa|mintrec|meld|folder --input PATH --output DIR
     mmei data prepare --input DIR --output DIR [--config tiny] [--address ADDR] [key=value ...]
     mmei train --data FEATURES --output DIR [--config tiny] [--resume] [--address ADDR] [key=value ...]
+    mmei eval --bundle DIR --data FEATURES --output DIR [--split test]
+    mmei eval --compare --data FEATURES --output DIR [--seeds 3] [--config tiny] [key=value ...]
     mmei quickstart [--workdir DIR] [--samples N]
     mmei bench data [--samples N]
 
@@ -73,6 +75,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.evaluate import full_evaluation
+    from mmei.pipelines.report import write_eval_report
+
+    if args.compare:
+        from mmei.pipelines.compare import run_compare
+
+        config = load_config(args.config, list(args.overrides))
+        with ray_session(args.address):
+            run_compare(config, Path(args.data), Path(args.output), args.seeds, args.models)
+        print(f"table: {Path(args.output) / 'compare.md'}")
+        return 0
+    if not args.bundle:
+        raise UserInputError("mmei eval needs --bundle (or --compare)")
+    with ray_session(args.address):
+        result = full_evaluation(Path(args.bundle), Path(args.data), args.split)
+    report = write_eval_report(result, Path(args.output))
+    m = result["metrics"]
+    print(f"{result['model_type']} on {result['rows']} {args.split} rows: macro-F1 mean {m['macro_f1_mean']:.4f}, "
+          f"joint loss {m['loss']:.4f}; report {report}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
@@ -123,6 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     train.add_argument("overrides", nargs="*", help="key=value overrides, e.g. model.type=late_fusion train.zero_stage=3")
     train.set_defaults(run=cmd_train)
+
+    evaluate = verbs.add_parser("eval", help="evaluate a bundle: metrics, confusion, ablation, robustness report")
+    evaluate.add_argument("--bundle", help="a model bundle (mmei train's OUTPUT/bundle)")
+    evaluate.add_argument("--compare", action="store_true", help="train MMEI and every baseline, same budget, and compare")
+    evaluate.add_argument("--seeds", type=int, default=3, help="seeds per model with --compare (default: 3)")
+    evaluate.add_argument("--models", nargs="+", choices=["mmei", "mult", "early_fusion", "late_fusion", "text_only"],
+                          help="models to compare (default: all)")
+    evaluate.add_argument("--config", default="tiny", help="preset or YAML for --compare (default: tiny)")
+    evaluate.add_argument("--data", required=True, help="a folder written by `mmei data prepare`")
+    evaluate.add_argument("--output", required=True, help="where report.md, metrics.json and PNGs go")
+    evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
+    evaluate.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+    evaluate.add_argument("overrides", nargs="*", help="key=value overrides for --compare, e.g. train.epochs=5")
+    evaluate.set_defaults(run=cmd_eval)
 
     quick = verbs.add_parser("quickstart", help="the whole platform on this machine, on synthetic data")
     quick.add_argument("--workdir", default="runs/quickstart", help="where outputs land (default: runs/quickstart)")

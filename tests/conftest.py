@@ -38,3 +38,14 @@ def corpus_rows(corpus_dir) -> list[dict]:
     import pyarrow.parquet as pq
 
     return pq.read_table(sorted(corpus_dir.glob("*.parquet"))).to_pylist()
+
+
+@pytest.fixture(scope="session")
+def features_dir(ray_cluster, corpus_dir, tmp_path_factory) -> Path:
+    """The corpus prepared by Ray Data with the tiny config (shared by train/eval tests)."""
+    from mmei.pipelines.prepare import prepare
+    from mmei.platform.config import load_config
+
+    out = tmp_path_factory.mktemp("features") / "features"
+    prepare(corpus_dir, out, load_config("tiny"), echo=lambda _: None)
+    return out

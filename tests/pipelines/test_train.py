@@ -11,7 +11,6 @@ import pytest
 from ray.train import TrainingFailedError
 
 from mmei.pipelines.evaluate import evaluate_model
-from mmei.pipelines.prepare import prepare
 from mmei.pipelines.train import run_training
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import load_config
@@ -24,10 +23,8 @@ def config(*extra):
 
 
 @pytest.fixture(scope="module")
-def features(ray_cluster, corpus_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("train-features") / "features"
-    prepare(corpus_dir, out, load_config("tiny"), echo=lambda _: None)
-    return out
+def features(features_dir):
+    return features_dir
 
 
 @pytest.fixture(scope="module")
