@@ -8,6 +8,7 @@
     mmei eval --compare --data FEATURES --output DIR [--seeds 3] [--config tiny] [key=value ...]
     mmei quickstart [--workdir DIR] [--samples N]
     mmei bench data [--samples N]
+    mmei bench train [--samples N]
 
 Errors in what the user gave (a config key, a file) print one line naming it and
 exit with status 2; they never print a traceback.
@@ -112,6 +113,13 @@ def cmd_bench_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_train(args: argparse.Namespace) -> int:
+    from mmei.cluster.bench_train import run_bench
+
+    run_bench(args.samples)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmei", description="Train, tune and serve MMEI on Ray.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -176,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_data.add_argument("--samples", type=int, default=3000, help="synthetic samples to prepare (default: 3000)")
     bench_data.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
     bench_data.set_defaults(run=cmd_bench_data)
+    bench_train = bench_verbs.add_parser("train", help="Ray Train + DeepSpeed vs a raw single-process loop")
+    bench_train.add_argument("--samples", type=int, default=800, help="synthetic samples (default: 800)")
+    bench_train.set_defaults(run=cmd_bench_train)
     return parser
 
 

@@ -52,6 +52,8 @@ class TextEncoder(nn.Module):
         else:
             self.bert = BertModel(self.bert_config, add_pooling_layer=False)
         self.bert.requires_grad_(model.text_trainable)
+        if model.text_freeze_embeddings:
+            self.bert.embeddings.word_embeddings.requires_grad_(False)
         self.project = nn.Linear(self.bert_config.hidden_size, model.hidden_size)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
