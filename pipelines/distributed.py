@@ -44,7 +44,8 @@ def deepspeed_config(train: TrainConfig, total_steps: int) -> dict[str, Any]:
         "scheduler": {
             "type": "WarmupDecayLR",
             "params": {"warmup_min_lr": 0.0, "warmup_max_lr": train.lr, "warmup_type": "linear",
-                       "warmup_num_steps": min(train.warmup_steps, max(total_steps - 1, 1)),
+                       # DeepSpeed refuses 0; one step of warmup is as good as none
+                       "warmup_num_steps": max(1, min(train.warmup_steps, total_steps - 1)),
                        "total_num_steps": max(total_steps, 2)},
         },
         "steps_per_print": 1 << 30,

@@ -46,13 +46,13 @@ def check_features_match(config: Config, manifest: dict[str, Any], data_dir: Pat
                              "prepare again with this config or pass the same overrides")
 
 
-def run_training(config: Config, data_dir: Path, output: Path, resume: bool = False,
-                 echo: Callable[[str], None] = print) -> TrainResult:
-    started = time.perf_counter()
+def build_trainer(config: Config, data_dir: Path, storage: Path, run_name: str, wandb_dir: Path | None,
+                  callbacks: list | None = None, echo: Callable[[str], None] = print) -> TorchTrainer:
+    """The TorchTrainer `mmei train` runs; Tune trials build theirs here too.
+
+    `wandb_dir=None` turns the loop's own W&B run off (a sweep logs per trial instead).
+    """
     check_features_match(config, read_manifest(data_dir), data_dir)
-    storage = (output / "ray").resolve()
-    if (storage / RUN_NAME).exists() and not resume:
-        raise FileExistsError(f"{output} already holds a training run; pass --resume to continue it")
     train_data, val_data = load_feature_dataset(data_dir, "train"), load_feature_dataset(data_dir, "val")
     if config.train.materialize_data:
         train_data, val_data = train_data.materialize(), val_data.materialize()
@@ -61,18 +61,27 @@ def run_training(config: Config, data_dir: Path, output: Path, resume: bool = Fa
     train = config.train
     echo(f"training {config.model.type} on {train_rows} rows: {train.num_workers} workers, ZeRO-{train.zero_stage}, "
          f"{train.dtype}, {train.epochs} epochs, {total_steps} steps")
-    trainer = TorchTrainer(
+    return TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"config": config.to_dict(), "total_steps": total_steps, "run_name": output.name,
-                           "wandb_dir": str((output / "wandb").resolve()),
+        train_loop_config={"config": config.to_dict(), "total_steps": total_steps, "run_name": run_name,
+                           "wandb_dir": str(wandb_dir.resolve()) if wandb_dir else None,
                            "fault_marker": str(storage / ".injected_failure")},
         scaling_config=scaling_config(train),
         run_config=RunConfig(name=RUN_NAME, storage_path=str(storage),
                              failure_config=FailureConfig(max_failures=train.max_failures),
-                             checkpoint_config=CheckpointConfig(num_to_keep=2)),
+                             checkpoint_config=CheckpointConfig(num_to_keep=2), callbacks=callbacks),
         datasets={"train": train_data, "val": val_data},
         dataset_config=DataConfig(datasets_to_split=["train"]),
     )
+
+
+def run_training(config: Config, data_dir: Path, output: Path, resume: bool = False,
+                 echo: Callable[[str], None] = print) -> TrainResult:
+    started = time.perf_counter()
+    storage = (output / "ray").resolve()
+    if (storage / RUN_NAME).exists() and not resume:
+        raise FileExistsError(f"{output} already holds a training run; pass --resume to continue it")
+    trainer = build_trainer(config, data_dir, storage, output.name, output / "wandb", echo=echo)
     result = trainer.fit()
     if result.checkpoint is None:
         raise RuntimeError(f"training finished without a checkpoint; see {storage / RUN_NAME}")

@@ -87,8 +87,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as folder:
             engine.load_checkpoint(folder, tag=DS_TAG)
             state = json.loads((Path(folder) / STATE_FILE).read_text())
-    run = open_run(config.to_dict(), train.wandb_project, Path(loop_config["wandb_dir"]),
-                   name=loop_config["run_name"]) if rank == 0 else None
+    run = (open_run(config.to_dict(), train.wandb_project, Path(loop_config["wandb_dir"]), name=loop_config["run_name"])
+           if rank == 0 and loop_config["wandb_dir"] else None)
 
     train_data = ray.train.get_dataset_shard("train")
     val_data = ray.train.get_dataset_shard("val")

@@ -11,6 +11,23 @@ from pathlib import Path
 from typing import Any
 
 
+# Ray's W&B helpers look for an API key even when wandb itself would run offline; an
+# offline run never sends it, so this placeholder is enough and nothing is logged in.
+# Ray copies the key into os.environ, which would make later runs look online:
+# forget_placeholder() takes it back out.
+PLACEHOLDER_KEY = "offline-no-key-" + "0" * 25
+
+
+def forget_placeholder() -> None:
+    if os.environ.get("WANDB_API_KEY") == PLACEHOLDER_KEY:
+        del os.environ["WANDB_API_KEY"]
+
+
+def offline_key() -> str | None:
+    """The placeholder when running offline without a real key; None otherwise."""
+    return None if os.environ.get("WANDB_API_KEY") or wandb_mode() != "offline" else PLACEHOLDER_KEY
+
+
 def wandb_mode() -> str:
     return os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
 
@@ -22,17 +39,11 @@ def open_run(config: dict[str, Any], project: str, folder: Path, name: str, grou
     folder.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("WANDB_DIR", str(folder))
     os.environ.setdefault("WANDB_SILENT", "true")
-    mode = wandb_mode()
-    # Ray's helper looks for an API key even when wandb itself would run offline; an
-    # offline run never sends it, so a placeholder is enough and nothing is logged in.
-    # Ray also copies the key into os.environ: take the placeholder back out after.
-    placeholder = None if os.environ.get("WANDB_API_KEY") or mode != "offline" else "offline-no-key-" + "0" * 25
     try:
-        return setup_wandb(config=config, api_key=placeholder, project=project, dir=str(folder), name=name,
-                           group=group, mode=mode, reinit="finish_previous")
+        return setup_wandb(config=config, api_key=offline_key(), project=project, dir=str(folder), name=name,
+                           group=group, mode=wandb_mode(), reinit="finish_previous")
     finally:
-        if placeholder and os.environ.get("WANDB_API_KEY") == placeholder:
-            del os.environ["WANDB_API_KEY"]
+        forget_placeholder()
 
 
 def offline_run_dir(run) -> str | None:
@@ -40,3 +51,4 @@ def offline_run_dir(run) -> str | None:
     if run is None or getattr(run, "disabled", False) or run.settings.mode != "offline":
         return None
     return str(run.settings.sync_dir)
+
