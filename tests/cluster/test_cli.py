@@ -32,12 +32,15 @@ def test_missing_required_argument_is_usage_error():
     assert result.returncode == 2 and "--out" in result.stderr
 
 
-def test_quickstart_runs_and_round_trips_the_bundle(tmp_path):
-    result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "60", timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    for expected in ("text + audio + frames", "text only", "fusion weights", "UNTRAINED", "predictions match"):
-        assert expected in result.stdout
-    assert (tmp_path / "qs" / "bundle" / "bundle.json").is_file()
+def test_quickstart_runs_the_pipeline_end_to_end(tmp_path):
+    result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "120", "train.epochs=1",
+                  timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for expected in ("prepare with Ray Data", "ZeRO-2", "epoch 1/1", "text + audio + frames", "text only",
+                     "fusion weights", "report:"):
+        assert expected in result.stdout, expected
+    assert (tmp_path / "qs" / "train" / "bundle" / "bundle.json").is_file()
+    assert (tmp_path / "qs" / "report" / "report.md").is_file()
     assert (Path(tmp_path) / "qs" / "corpus" / "_SYNTHETIC.md").is_file()
 
 
