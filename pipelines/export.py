@@ -24,8 +24,13 @@ def consolidated_state_dict(checkpoint_dir: Path) -> dict[str, Any]:
 
 
 def bundle_from_checkpoint(checkpoint_dir: Path, config: Config, out: Path, extra: dict[str, Any] | None = None) -> Path:
-    model = build_model(config, pretrained=False)
+    """Frozen weights (e.g. BERT's word embeddings) never change in training, and ZeRO-1
+    consolidation leaves them out: they come from the same pretrained files training
+    started from. Any other missing or unexpected weight is an error."""
+    model = build_model(config, pretrained=True)
+    frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
     missing, unexpected = model.load_state_dict(consolidated_state_dict(checkpoint_dir), strict=False)
+    missing = [name for name in missing if name not in frozen]
     if missing or unexpected:
         raise RuntimeError(f"checkpoint {checkpoint_dir} does not fit the model: missing {missing[:5]}, "
                            f"unexpected {unexpected[:5]}")
