@@ -6,9 +6,14 @@
     mmei train --data FEATURES --output DIR [--config tiny] [--resume] [--address ADDR] [key=value ...]
     mmei eval --bundle DIR --data FEATURES --output DIR [--split test]
     mmei eval --compare --data FEATURES --output DIR [--seeds 3] [--config tiny] [key=value ...]
-    mmei quickstart [--workdir DIR] [--samples N]
+    mmei tune --data FEATURES --output DIR [--samples N] [--model TYPE] [--search random|optuna|hyperopt] ...
+    mmei tune --resume DIR
+    mmei data synth-catalog --out FILE [--items N] [--seed S]
+    mmei serve --bundle DIR [--config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
+    mmei quickstart [--workdir DIR] [--samples N] [--port 8000] [--exit]
     mmei bench data [--samples N]
     mmei bench train [--samples N]
+    mmei bench serve [--requests N]
 
 Errors in what the user gave (a config key, a file) print one line naming it and
 exit with status 2; they never print a traceback.
@@ -86,7 +91,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         config = load_config(args.config, list(args.overrides))
         with ray_session(args.address):
-            run_compare(config, Path(args.data), Path(args.output), args.seeds, args.models)
+            run_compare(config, Path(args.data), Path(args.output), args.seeds, args.models,
+                        Path(args.tuned) if args.tuned else None)
         print(f"table: {Path(args.output) / 'compare.md'}")
         return 0
     if not args.bundle:
@@ -100,10 +106,67 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from mmei.cluster.ray_session import ray_session
+    from mmei.tuning.sweep import resume_sweep, run_sweep
+
+    if args.resume:
+        with ray_session(args.address):
+            resume_sweep(Path(args.resume))
+        return 0
+    if not args.data or not args.output:
+        raise UserInputError("mmei tune needs --data and --output (or --resume DIR)")
+    config = load_config(args.config, [f"model.type={args.model}", *args.overrides])
+    with ray_session(args.address):
+        run_sweep(config, Path(args.data), Path(args.output), args.samples,
+                  Path(args.space) if args.space else None, args.search, args.scheduler, args.head,
+                  args.max_concurrent)
+    return 0
+
+
+def cmd_data_synth_catalog(args: argparse.Namespace) -> int:
+    from mmei.pipelines.sources.synthetic_catalog import write_catalog
+
+    path = write_catalog(Path(args.out), args.items, args.seed, load_config(args.config).labels)
+    print(f"wrote {args.items} SYNTHETIC catalog items to {path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from mmei.cluster.ray_session import ray_session
+    from mmei.serving.config import load_serve_config
+    from mmei.serving.launch import start, stop
+
+    overrides = list(args.overrides)
+    if args.bundle:
+        overrides.append(f"bundle={args.bundle}")
+    if args.port:
+        overrides.append(f"port={args.port}")
+    config = load_serve_config(args.config, overrides)
+    if args.write_config:
+        from mmei.serving.deploy_config import write_deploy_config
+
+        print(f"wrote {write_deploy_config(config, Path(args.write_config))}; deploy it with `serve deploy`")
+        return 0
+    config.check_paths()
+    with ray_session(args.address):
+        url = start(config)
+        print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C stops", flush=True)
+        print(f"  curl -s {url}/v1/recommend -H 'content-type: application/json' "
+              f"-d '{{\"user_id\": \"u1\", \"text\": \"I could use something calming\", \"k\": 3}}'", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        finally:
+            stop()
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
-    return run_quickstart(Path(args.workdir), args.samples, args.config, list(args.overrides))
+    return run_quickstart(Path(args.workdir), args.samples, args.config, list(args.overrides), args.port, args.exit)
 
 
 def cmd_bench_data(args: argparse.Namespace) -> int:
@@ -117,6 +180,13 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
     from mmei.cluster.bench_train import run_bench
 
     run_bench(args.samples)
+    return 0
+
+
+def cmd_bench_serve(args: argparse.Namespace) -> int:
+    from mmei.cluster.bench_serve import run_bench
+
+    run_bench(args.requests, args.throughput_requests)
     return 0
 
 
@@ -139,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--input", required=True, help="a pickle (mmsa) or a folder (mintrec, meld, folder)")
     imp.add_argument("--output", required=True, help="new folder for the modality shards")
     imp.set_defaults(run=cmd_data_import)
+
+    catalog = data_verbs.add_parser("synth-catalog", help="write a SYNTHETIC AIGC catalog (CSV) for serving")
+    catalog.add_argument("--out", required=True, help="CSV path; its name is made to start with 'synthetic'")
+    catalog.add_argument("--items", type=int, default=120, help="number of items (default: 120)")
+    catalog.add_argument("--seed", type=int, default=0)
+    catalog.add_argument("--config", default="tiny", help="preset whose label spaces the items use (default: tiny)")
+    catalog.set_defaults(run=cmd_data_synth_catalog)
 
     prep = data_verbs.add_parser("prepare", help="Ray Data: modality shards → feature shards, bad rows quarantined")
     prep.add_argument("--input", required=True, help="folder of modality-shard Parquet files")
@@ -165,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--models", nargs="+", choices=["mmei", "mult", "early_fusion", "late_fusion", "text_only"],
                           help="models to compare (default: all)")
     evaluate.add_argument("--config", default="tiny", help="preset or YAML for --compare (default: tiny)")
+    evaluate.add_argument("--tuned", help="with --compare: DIR/<model>/best/config.yaml from `mmei tune` per model")
     evaluate.add_argument("--data", required=True, help="a folder written by `mmei data prepare`")
     evaluate.add_argument("--output", required=True, help="where report.md, metrics.json and PNGs go")
     evaluate.add_argument("--split", default="test", choices=["train", "val", "test"])
@@ -172,10 +250,39 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("overrides", nargs="*", help="key=value overrides for --compare, e.g. train.epochs=5")
     evaluate.set_defaults(run=cmd_eval)
 
+    tune = verbs.add_parser("tune", help="Ray Tune sweep over the fusion hyperparameters (resumable)")
+    tune.add_argument("--data", help="a folder written by `mmei data prepare`")
+    tune.add_argument("--output", help="new sweep folder")
+    tune.add_argument("--samples", type=int, default=8, help="number of trials (default: 8)")
+    tune.add_argument("--model", default="mmei", choices=["mmei", "mult", "early_fusion", "late_fusion", "text_only"])
+    tune.add_argument("--search", default="random", choices=["random", "optuna", "hyperopt"])
+    tune.add_argument("--scheduler", default="asha", choices=["asha", "none"])
+    tune.add_argument("--max-concurrent", type=int, help="cap on trials at once (default: as many as the CPUs hold)")
+    tune.add_argument("--space", help="search-space YAML (default: tuning/fusion_space.yaml)")
+    tune.add_argument("--head", choices=["emotion", "sentiment", "intent"],
+                      help="optimise this head's val macro-F1 (default: the mean over heads)")
+    tune.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
+    tune.add_argument("--resume", metavar="DIR", help="resume the interrupted sweep in DIR")
+    tune.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+    tune.add_argument("overrides", nargs="*", help="key=value overrides for every trial, e.g. train.epochs=4")
+    tune.set_defaults(run=cmd_tune)
+
+    serve_verb = verbs.add_parser("serve", help="Ray Serve: the recommendation graph behind the HTTP API")
+    serve_verb.add_argument("--bundle", help="model bundle folder (or bundle= in --config)")
+    serve_verb.add_argument("--config", help="serving YAML (see serving/serve.yaml); default: built-in defaults")
+    serve_verb.add_argument("--port", type=int, help="HTTP port (default: 8000, on 127.0.0.1)")
+    serve_verb.add_argument("--write-config", metavar="FILE",
+                            help="write the Serve config (for `serve deploy` / RayService) and exit")
+    serve_verb.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+    serve_verb.add_argument("overrides", nargs="*", help="key=value serving overrides, e.g. store_url=sqlite:///f.db")
+    serve_verb.set_defaults(run=cmd_serve)
+
     quick = verbs.add_parser("quickstart", help="the whole platform on this machine, on synthetic data")
     quick.add_argument("--workdir", default="runs/quickstart", help="where outputs land (default: runs/quickstart)")
     quick.add_argument("--samples", type=int, default=600, help="synthetic corpus size (default: 600)")
     quick.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
+    quick.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1 (default: 8000)")
+    quick.add_argument("--exit", action="store_true", help="shut down after the sample requests instead of serving")
     quick.add_argument("overrides", nargs="*", help="key=value config overrides")
     quick.set_defaults(run=cmd_quickstart)
     bench = verbs.add_parser("bench", help="benchmarks that print ratios against a side-by-side baseline")
@@ -187,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_train = bench_verbs.add_parser("train", help="Ray Train + DeepSpeed vs a raw single-process loop")
     bench_train.add_argument("--samples", type=int, default=800, help="synthetic samples (default: 800)")
     bench_train.set_defaults(run=cmd_bench_train)
+    bench_serve = bench_verbs.add_parser("serve", help="Serve graph vs in-process calls vs one FastAPI app")
+    bench_serve.add_argument("--requests", type=int, default=100, help="requests at concurrency 1 (default: 100)")
+    bench_serve.add_argument("--throughput-requests", type=int, default=320,
+                             help="requests at concurrency 16 (default: 320)")
+    bench_serve.set_defaults(run=cmd_bench_serve)
     return parser
 
 

@@ -13,6 +13,8 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+import yaml
+
 from mmei.pipelines.evaluate import evaluate_model, mean_std
 from mmei.pipelines.train import run_training
 from mmei.platform.bundle import load_bundle
@@ -23,15 +25,18 @@ COLUMNS = ("macro_f1_mean", "emotion_macro_f1", "sentiment_macro_f1", "intent_ma
 PARAM_TOLERANCE = 0.10
 
 
-def with_model(config: Config, kind: str, seed: int) -> Config:
-    data = config.to_dict()
+def with_model(config: Config, kind: str, seed: int, tuned: Path | None = None) -> Config:
+    """The config `kind` trains with: its sweep's best (`tuned/<kind>/best/config.yaml`,
+    from `mmei tune --model <kind> --output tuned/<kind>`) when there is one."""
+    best = tuned / kind / "best" / "config.yaml" if tuned else None
+    data = yaml.safe_load(best.read_text()) if best and best.is_file() else config.to_dict()
     data["model"]["type"] = kind
     data["train"]["seed"] = seed
     return config_from_dict(data)
 
 
-def parameter_counts(config: Config, kinds: list[str]) -> dict[str, int]:
-    counts = {kind: sum(p.numel() for p in build_model(with_model(config, kind, 0), pretrained=False).parameters())
+def parameter_counts(config: Config, kinds: list[str], tuned: Path | None = None) -> dict[str, int]:
+    counts = {kind: sum(p.numel() for p in build_model(with_model(config, kind, 0, tuned), pretrained=False).parameters())
               for kind in kinds}
     reference = counts.get("mmei", max(counts.values()))
     for kind, count in counts.items():
@@ -54,16 +59,19 @@ def verdict(summary: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any
 
 
 def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds: list[str] | None = None,
-                echo: Callable[[str], None] = print) -> dict[str, Any]:
+                tuned: Path | None = None, echo: Callable[[str], None] = print) -> dict[str, Any]:
     kinds = kinds or list(MODEL_TYPES)
-    counts = parameter_counts(config, kinds)
+    counts = parameter_counts(config, kinds, tuned)
+    if tuned:
+        echo("tuned configs: " + ", ".join(f"{k} {'yes' if (tuned / k / 'best' / 'config.yaml').is_file() else 'no'}"
+                                           for k in kinds))
     echo(f"comparing {', '.join(kinds)} over {seeds} seeds; parameters: "
          + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for seed in range(seeds):
         for kind in kinds:
             run_dir = output / "runs" / f"{kind}-seed{seed}"
-            result = run_training(with_model(config, kind, seed), data_dir, run_dir, echo=lambda _: None)
+            result = run_training(with_model(config, kind, seed, tuned), data_dir, run_dir, echo=lambda _: None)
             metrics, _ = evaluate_model(load_bundle(result.bundle).model, data_dir, "test")
             runs[kind].append(metrics)
             echo(f"  {kind} seed {seed}: test macro-F1 mean {metrics['macro_f1_mean']:.4f}, loss {metrics['loss']:.4f} "

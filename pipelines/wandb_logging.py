@@ -52,3 +52,18 @@ def offline_run_dir(run) -> str | None:
         return None
     return str(run.settings.sync_dir)
 
+
+def logger_callback(project: str, group: str, folder: Path):
+    """WandbLoggerCallback for a Tune sweep: one run per trial, grouped by sweep.
+
+    Call forget_placeholder() once the sweep is over.
+    """
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = wandb_mode()
+    # At the sweep's end the callback waits up to `upload_timeout` for each trial's run
+    # to finish; its default (30 min) kept an interrupted sweep from exiting. Offline
+    # there is nothing to upload.
+    return WandbLoggerCallback(project=project, group=group, api_key=offline_key(), mode=mode,
+                               dir=str(folder), log_config=True, upload_timeout=30 if mode == "offline" else 600)

@@ -299,9 +299,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _field_hint(path: list[str]) -> Any:
+def _field_hint(path: list[str], root: type) -> Any:
     """The declared type of a dotted config key, or None past a dict / unknown key."""
-    hint: Any = Config
+    hint: Any = root
     for name in path:
         if not dataclasses.is_dataclass(hint):
             return None
@@ -309,7 +309,7 @@ def _field_hint(path: list[str]) -> Any:
     return hint
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
+def parse_override(text: str, root: type | None = None) -> tuple[list[str], Any]:
     """`model.hidden_size=128` → (["model", "hidden_size"], 128).
 
     Values parse as YAML, except for string fields, which keep the raw text (YAML
@@ -321,7 +321,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     path = key.strip().split(".")
     if not all(path):
         raise ConfigError(f"override {text!r} has an empty key")
-    hint = _field_hint(path)
+    hint = _field_hint(path, root or Config)
     if hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType)
                        and str in typing.get_args(hint) and raw.strip() not in ("null", "~")):
         return path, raw
@@ -355,8 +355,44 @@ def load_config(name_or_path: str = "tiny", overrides: list[str] | tuple[str, ..
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     data = _merge(Config().to_dict(), {**data, "name": data.get("name", path.stem)})
+    return config_from_dict(apply_overrides(data, overrides, Config))
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...], root: type) -> dict[str, Any]:
+    """`key=value` overrides, in order, onto a plain dict shaped like dataclass `root`."""
     for text in overrides:
-        keys, value = parse_override(text)
+        keys, value = parse_override(text, root)
+        update: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            update = {key: update}
+        data = _merge(data, update)
+    return data
+
+
+def load_typed(cls: type, path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Any config dataclass: its defaults, then a YAML file, then `key=value` overrides.
+
+    The same rules as the training config: unknown keys and wrong types are errors
+    that name the key.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"{path}: {error}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+    defaults = dataclasses.asdict(cls())
+    return _build(cls, apply_overrides(_merge(defaults, data), overrides, cls))
+
+
+def with_values(config: Config, values: dict[str, Any]) -> Config:
+    """A copy of `config` with dotted keys set to Python values (typed and checked)."""
+    data = config.to_dict()
+    for dotted, value in values.items():
+        keys = dotted.split(".")
         update: dict[str, Any] = {keys[-1]: value}
         for key in reversed(keys[:-1]):
             update = {key: update}

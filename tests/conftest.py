@@ -8,6 +8,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+# Read by the Serve ingress (serving tests set api_key_env to it). Set before ray.init,
+# so every Ray worker process inherits it.
+os.environ.setdefault("MMEI_TEST_API_KEY", "test-key")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +20,9 @@ def ray_cluster():
     """A real local Ray cluster; logical CPUs are scheduling tokens, so 4 on 2 cores is fine."""
     import ray
 
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    # The dashboard stays on: Ray Train v2 frees the placement groups of a trial Tune
+    # stopped only once the State API (served by the dashboard) says its controller died.
+    ray.init(num_cpus=4, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -49,3 +54,60 @@ def features_dir(ray_cluster, corpus_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("features") / "features"
     prepare(corpus_dir, out, load_config("tiny"), echo=lambda _: None)
     return out
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def port_picker():
+    """A function giving a free TCP port on 127.0.0.1."""
+    return free_port
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server on 127.0.0.1: .ci/run's (MMEI_TEST_POSTGRES_URL), or one
+    started here by the same script. Without the `postgresql` package the tests skip,
+    except where MMEI_REQUIRE_POSTGRES=1 (CI), where that is a failure."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if os.environ.get("MMEI_TEST_POSTGRES_URL"):
+        yield os.environ["MMEI_TEST_POSTGRES_URL"]
+        return
+    script = REPO_ROOT / ".ci" / "postgres.sh"
+    folder = Path(tempfile.mkdtemp(prefix="mmei-pg-"))
+    folder.chmod(0o755)  # the server runs as `postgres` when we are root
+    started = subprocess.run(["bash", str(script), "start", str(folder / "pg"), str(free_port())],
+                             capture_output=True, text=True)
+    if started.returncode != 0:
+        message = f"no PostgreSQL server could be started: {started.stderr.strip()[-500:]}"
+        if os.environ.get("MMEI_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    yield started.stdout.strip().splitlines()[-1]
+    subprocess.run(["bash", str(script), "stop", str(folder / "pg")], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Every store test runs on an SQLite file and on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    import sqlalchemy
+
+    url = request.getfixturevalue("postgres_url")
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:  # a clean schema per test
+        for table in ("feedback", "user_profiles", "recommendations"):
+            connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
+    engine.dispose()
+    return url

@@ -1,0 +1,93 @@
+"""Ray Tune sweeps on a real local cluster: outputs, W&B per trial, resume, reproducibility."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from mmei.pipelines.train import run_training
+from mmei.platform.bundle import load_bundle
+from mmei.platform.config import config_from_dict, load_config
+from mmei.tuning.sweep import run_sweep
+
+QUICK = ["train.epochs=2", "train.batch_size=8"]
+
+
+@pytest.fixture(scope="module")
+def sweep(features_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "s"
+    summary = run_sweep(load_config("tiny", QUICK), features_dir, out, samples=4, echo=lambda _: None)
+    return out, summary
+
+
+def test_a_four_trial_asha_sweep_writes_every_output(sweep):
+    out, summary = sweep
+    for name in ("results.csv", "results.md", "objective.png", "best/config.yaml", "best/bundle/bundle.json"):
+        assert (out / name).is_file(), name
+    with (out / "results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and all(row["objective"] for row in rows)
+    assert {"model.fusion", "train.lr", "model.modality_dropout"} <= set(rows[0])
+    assert load_bundle(out / "best" / "bundle").config.model.fusion == summary["best"]["model.fusion"]
+
+
+def test_every_trial_has_an_offline_wandb_run_with_its_metrics(sweep):
+    out, _ = sweep
+    runs = sorted((out / "wandb").rglob("offline-run-*"))
+    assert len(runs) >= 4
+    for run in runs:
+        (log,) = run.glob("*.wandb")
+        assert b"val_macro_f1_mean" in log.read_bytes()
+
+
+def test_retraining_the_best_config_reproduces_its_objective(sweep, features_dir, tmp_path):
+    out, summary = sweep
+    best = config_from_dict(yaml.safe_load((out / "best" / "config.yaml").read_text()))
+    result = run_training(best, features_dir, tmp_path, echo=lambda _: None)
+    assert result.history[-1]["val_macro_f1_mean"] == pytest.approx(summary["best"]["objective"], abs=1e-4)
+
+
+def last_objective(sweep_dir, trial_id):
+    """The objective Tune recorded for a trial (its result.json, one JSON line per report)."""
+    (result,) = sweep_dir.glob(f"sweep/*{trial_id}*/result.json")
+    return json.loads(result.read_text().strip().splitlines()[-1])["val_macro_f1_mean"]
+
+
+def checkpoints(sweep_dir, trial_id):
+    return {p.name: p.stat().st_mtime for p in (sweep_dir / "trials" / trial_id).rglob("checkpoint_*")}
+
+
+def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(features_dir, tmp_path):
+    out = tmp_path / "s"
+    command = [sys.executable, "-m", "mmei.cluster.cli", "tune", "--data", str(features_dir), "--output", str(out),
+               "--samples", "3", "--scheduler", "none", "--max-concurrent", "1", "train.epochs=1",
+               "train.batch_size=8"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 400
+    trials = []
+    while time.time() < deadline and driver.poll() is None:
+        trials = sorted((out / "trials").iterdir(), key=lambda t: t.stat().st_mtime) if (out / "trials").exists() else []
+        if len(trials) >= 2:  # one trial at a time: the second started, so the first has finished
+            break
+        time.sleep(1)
+    assert driver.poll() is None, "the sweep ended before it could be interrupted"
+    driver.send_signal(signal.SIGINT)  # what Ctrl-C does
+    driver.wait(timeout=120)
+    finished = trials[0].name
+    before = (last_objective(out, finished), checkpoints(out, finished))
+    assert before[1], "the finished trial left no checkpoint"
+
+    resumed = subprocess.run([sys.executable, "-m", "mmei.cluster.cli", "tune", "--resume", str(out)],
+                             capture_output=True, text=True, timeout=600, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    with (out / "results.csv").open() as handle:
+        rows = {row["trial_id"]: row for row in csv.DictReader(handle)}
+    assert len(rows) == 3 and all(row["status"] == "completed" for row in rows.values())
+    assert float(rows[finished]["objective"]) == pytest.approx(before[0])
+    assert checkpoints(out, finished) == before[1]  # not trained again
