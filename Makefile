@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-data bench-train clean
+.PHONY: install demo test bench bench-data bench-train bench-serve clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,10 @@ demo: install
 test: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
 
-bench: bench-data bench-train
+bench: bench-data bench-train bench-serve
+
+bench-serve: install
+	HF_HUB_OFFLINE=1 $(BIN)/mmei bench serve
 
 bench-train: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei bench train

@@ -3,13 +3,17 @@
 Stages, on an embedded local Ray cluster with W&B offline:
 generate the SYNTHETIC corpus → prepare it with Ray Data → train MMEI with Ray Train
 and DeepSpeed ZeRO-2 on 2 CPU workers → evaluate it (report with ablation and
-robustness) → recognise a few samples with the trained bundle (text + audio + frames,
-text only, a sarcastic one). Serving arrives with the Serve stage.
+robustness) → deploy the Serve graph on 127.0.0.1 → send sample requests over HTTP
+(text + audio + frames, text only, a sarcastic one) → keep serving until Ctrl-C, or
+shut down with --exit.
 """
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,7 +21,6 @@ from typing import Any, Iterator
 import pyarrow.parquet as pq
 
 from mmei.pipelines.sources.synthetic import write_corpus
-from mmei.platform.bundle import load_bundle
 from mmei.platform.config import load_config
 
 
@@ -46,23 +49,44 @@ def pick_examples(corpus: Path) -> list[tuple[str, dict[str, Any]]]:
     return examples
 
 
-def show(title: str, row: dict[str, Any], prediction: dict[str, Any]) -> None:
+def as_request(row: dict[str, Any], user_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"user_id": user_id, "k": 3, "text": row.get("text")}
+    if row.get("audio"):
+        body["audio"] = base64.b64encode(row["audio"]).decode()
+    if row.get("frames"):
+        body["frames"] = [base64.b64encode(frame).decode() for frame in row["frames"]]
+    return body
+
+
+def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def show(title: str, row: dict[str, Any], answer: dict[str, Any]) -> None:
+    recognition = answer["recognition"]
     print(f"\n-- {title}  [{row['sample_id']}, SYNTHETIC]")
     print(f"   text: {row['text']!r}")
-    print(f"   truth:     emotion={row['emotion']}, sentiment={row['sentiment']}, intent={row['intent']}")
-    guess = ", ".join(f"{head}={prediction[head]['label']} ({max(prediction[head]['probabilities'].values()):.2f})"
+    print(f"   truth:      emotion={row['emotion']}, sentiment={row['sentiment']}, intent={row['intent']}")
+    guess = ", ".join(f"{head}={recognition[head]['label']} ({max(recognition[head]['probabilities'].values()):.2f})"
                       for head in ("emotion", "sentiment", "intent"))
-    print(f"   predicted: {guess}")
-    weights = "  ".join(f"{m}={w:.2f}" for m, w in prediction["fusion_weights"].items())
+    print(f"   recognised: {guess}")
+    weights = "  ".join(f"{m}={w:.2f}" for m, w in recognition["fusion_weights"].items())
     print(f"   fusion weights: {weights}")
+    items = "; ".join(f"{item['title']} ({item['score']:.2f})" for item in answer["items"])
+    print(f"   recommended ({answer['strategy']}, variant {answer['variant']}): {items}")
 
 
-def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overrides: list[str] | None = None) -> int:
+def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overrides: list[str] | None = None,
+                   port: int = 8000, exit_after: bool = False) -> int:
     from mmei.cluster.ray_session import ray_session
     from mmei.pipelines.evaluate import full_evaluation
     from mmei.pipelines.prepare import check_inputs, run_preparation
     from mmei.pipelines.report import write_eval_report
     from mmei.pipelines.train import run_training
+    from mmei.serving.config import load_serve_config
+    from mmei.serving.launch import start, stop
 
     config = load_config(config_name, [f"corpus.samples={samples}", *(overrides or [])])
     workdir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +97,7 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
     started = time.perf_counter()
     print(f"mmei quickstart: config {config.name!r}, outputs in {workdir}")
 
-    with stage("1/5 SYNTHETIC corpus"):
+    with stage("1/6 SYNTHETIC corpus"):
         if sorted(corpus.glob("synthetic-part-*.parquet")):
             print(f"   reusing the corpus in {corpus}")
         else:
@@ -81,12 +105,12 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
             print(f"   {summary['rows']} SYNTHETIC samples, splits {summary['splits']}, scenarios {summary['scenario']}")
 
     with ray_session():  # worker logs on: the training workers print one line per epoch
-        with stage("2/5 prepare with Ray Data"):
+        with stage("2/6 prepare with Ray Data"):
             manifest = run_preparation(check_inputs(corpus, features), features, config, echo=lambda m: print("   " + m))
-        with stage(f"3/5 train MMEI: Ray Train + DeepSpeed ZeRO-{config.train.zero_stage}, "
+        with stage(f"3/6 train MMEI: Ray Train + DeepSpeed ZeRO-{config.train.zero_stage}, "
                    f"{config.train.num_workers} CPU workers"):
             trained = run_training(config, features, run, echo=lambda m: print("   " + m))
-        with stage("4/5 evaluate on the test split"):
+        with stage("4/6 evaluate on the test split"):
             result = full_evaluation(trained.bundle, features, "test")
             report = write_eval_report(result, workdir / "report")
             m = result["metrics"]
@@ -94,13 +118,27 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
                   f"intent {m['intent_macro_f1']:.3f}; quarantined rows: {manifest['rows_quarantined']}")
             print(f"   report: {report}")
 
-    with stage("5/5 recognise emotion and intent with the trained bundle"):
-        examples = pick_examples(corpus)
-        predictions = load_bundle(trained.bundle).predict([row for _, row in examples])
-        for (title, row), prediction in zip(examples, predictions):
-            show(title, row, prediction)
-
-    print(f"\nquickstart done in {time.perf_counter() - started:.0f}s. Outputs: {workdir}")
-    if trained.wandb_offline_dir:
-        print(f"W&B offline run: {trained.wandb_offline_dir} (wandb sync it to upload)")
+        with stage(f"5/6 deploy the Serve graph on 127.0.0.1:{port}"):
+            serving = load_serve_config(None, [f"bundle={trained.bundle}", f"port={port}",
+                                               f"store_url=sqlite:///{workdir.resolve() / 'serve.db'}"])
+            url = start(serving)
+            print(f"   {url} (OpenAPI docs at {url}/docs); store {serving.store_url}; "
+                  f"catalog {serving.catalog_path.name} (SYNTHETIC)")
+        try:
+            with stage("6/6 recommend over HTTP"):
+                for number, (title, row) in enumerate(pick_examples(corpus)):
+                    show(title, row, post(f"{url}/v1/recommend", as_request(row, f"quickstart-user-{number}")))
+            print(f"\nquickstart done in {time.perf_counter() - started:.0f}s. Outputs: {workdir}")
+            if trained.wandb_offline_dir:
+                print(f"W&B offline run: {trained.wandb_offline_dir} (wandb sync it to upload)")
+            print(f"\nTry it:\n  curl -s {url}/v1/recommend -H 'content-type: application/json' "
+                  f"-d '{{\"user_id\": \"me\", \"text\": \"I feel low, show me something uplifting\", \"k\": 3}}'")
+            if not exit_after:
+                print("Serving until Ctrl-C.", flush=True)
+                while True:
+                    time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nstopping the Serve graph")
+        finally:
+            stop()
     return 0

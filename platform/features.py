@@ -291,3 +291,21 @@ def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, "torch.Tensor"]:
     import torch
 
     return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
+
+
+def modality_batch(modality: str, value: Any, features: FeatureConfig) -> dict[str, np.ndarray]:
+    """One request's input for one modality → that encoder's batch of one.
+
+    text: a string; audio: WAV/FLAC bytes; visual: a list of PNG/JPEG bytes. The same
+    functions as featurize_batch, so Serve featurizes exactly as training did.
+    """
+    if modality == "text":
+        ids, mask = text_arrays([value], features)
+        return {"input_ids": ids, "attention_mask": mask}
+    if modality == "audio":
+        values, mask = audio_arrays(decode_audio(value, features.sample_rate), features)
+        return {"audio": values[None], "audio_mask": mask[None]}
+    if modality == "visual":
+        values, mask = visual_arrays(value, features)
+        return {"frames": values[None], "frame_mask": mask[None]}
+    raise ValueError(f"unknown modality {modality!r}; modalities are {MODALITIES}")

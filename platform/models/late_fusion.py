@@ -18,6 +18,7 @@ from mmei.platform.models.output import ModelOutput
 class LateFusionModel(nn.Module):
     def __init__(self, config: Config, pretrained: bool = True):
         super().__init__()
+        self.modalities = MODALITIES
         self.modality_dropout = config.model.modality_dropout
         self.encoders = build_encoders(config, MODALITIES, pretrained)
         self.heads = nn.ModuleDict({m: heads_for(config, config.model.hidden_size) for m in MODALITIES})
@@ -28,10 +29,14 @@ class LateFusionModel(nn.Module):
         present = batch["present"].bool()
         if self.training:
             present = drop_modalities(present, self.modality_dropout)
+        return self.fuse({m: self.encoders[m](batch) for m in MODALITIES}, present)
+
+    def fuse(self, encoded: dict[str, tuple[torch.Tensor, torch.Tensor]], present: torch.Tensor) -> ModelOutput:
+        """Encoder outputs per modality → averaged logits (see FusionModel.fuse)."""
         weights = normalise_over_present(torch.ones_like(present, dtype=torch.float32), present)
         per_modality = {}
         for m in MODALITIES:
-            tokens, valid = self.encoders[m](batch)
+            tokens, valid = encoded[m]
             vector = masked_mean(tokens, valid)
             per_modality[m] = {head: layer(vector) for head, layer in self.heads[m].items()}
         nothing = ~present.any(dim=1, keepdim=True)

@@ -70,11 +70,18 @@ class FusionModel(nn.Module):
         present = batch["present"].bool()[:, self.columns]
         if self.training:
             present = drop_modalities(present, self.modality_dropout)
-        tokens, valid = {}, {}
+        return self.fuse({m: self.encoders[m](batch) for m in self.modalities}, present)
+
+    def fuse(self, encoded: dict[str, tuple[torch.Tensor, torch.Tensor]], present: torch.Tensor) -> ModelOutput:
+        """Encoder outputs (tokens, valid) per modality → heads. Serve's Fusion deployment
+        calls this on what the encoder deployments return; `forward` is encode + fuse.
+
+        `present` is (B, len(self.modalities)). An absent modality's tokens are never
+        read (masked everywhere below), so any placeholder of the right batch size will do.
+        """
         kinds = self.modality_embedding(torch.arange(len(self.modalities), device=present.device))
-        for i, m in enumerate(self.modalities):
-            tokens[m], valid[m] = self.encoders[m](batch)
-            tokens[m] = tokens[m] + kinds[i]
+        tokens = {m: encoded[m][0] + kinds[i] for i, m in enumerate(self.modalities)}
+        valid = {m: encoded[m][1] for m in self.modalities}
         if self.cross is not None:
             tokens = self.cross(tokens, valid, present)
         vectors = torch.stack([masked_mean(tokens[m], valid[m]) for m in self.modalities], dim=1)
@@ -82,4 +89,4 @@ class FusionModel(nn.Module):
         fallback = self.nothing_present(torch.zeros(present.shape[0], dtype=torch.long, device=present.device))
         fused = torch.where(present.any(dim=1, keepdim=True), fused, fallback)
         logits = {head: layer(fused) for head, layer in self.heads.items()}
-        return ModelOutput(logits=logits, fusion_weights=scatter_weights(weights, self.modalities))
+        return ModelOutput(logits=logits, fusion_weights=scatter_weights(weights, self.modalities), fused=fused)

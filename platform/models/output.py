@@ -10,3 +10,4 @@ import torch
 class ModelOutput:
     logits: dict[str, torch.Tensor]  # head name → (B, classes)
     fusion_weights: torch.Tensor  # (B, 3) over (text, audio, visual); 0 where absent or unused
+    fused: torch.Tensor | None = None  # (B, hidden) joint representation, where the model has one

@@ -1,12 +1,20 @@
 """The real `mmei` command, run as a user would."""
 import json
 import os
+import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 MMEI = [sys.executable, "-m", "mmei.cluster.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def mmei(*args, cwd=None, timeout=300):
@@ -33,12 +41,16 @@ def test_missing_required_argument_is_usage_error():
 
 
 def test_quickstart_runs_the_pipeline_end_to_end(tmp_path):
-    result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "120", "train.epochs=1",
-                  timeout=900)
+    port = free_port()
+    result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "120", "--exit", "--port", str(port),
+                  "train.epochs=1", timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for expected in ("prepare with Ray Data", "ZeRO-2", "epoch 1/1", "text + audio + frames", "text only",
-                     "fusion weights", "report:"):
+                     "fusion weights", "report:", f"127.0.0.1:{port}", "recommended (congruent", "curl -s"):
         assert expected in result.stdout, expected
+    answered = sqlite3.connect(tmp_path / "qs" / "serve.db").execute(
+        "SELECT user_id FROM recommendations ORDER BY created_at").fetchall()  # answered over real HTTP
+    assert [u for (u,) in answered][:2] == ["quickstart-user-0", "quickstart-user-1"]
     assert (tmp_path / "qs" / "train" / "bundle" / "bundle.json").is_file()
     assert (tmp_path / "qs" / "report" / "report.md").is_file()
     assert (Path(tmp_path) / "qs" / "corpus" / "_SYNTHETIC.md").is_file()

@@ -1,0 +1,54 @@
+"""Request media → bytes the encoders featurize, with the server's limits applied.
+
+Base64 is decoded and audio length is read from the header here, in the ingress,
+so a bad or oversized payload is a 422 naming its field before any replica works on
+it. Undecodable audio or images are caught by the encoders' own featurization, which
+the ingress maps back to the same field.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+
+from mmei.platform.features import FeatureError, audio_duration_seconds, has_text
+from mmei.serving.api import RecognitionRequest
+from mmei.serving.config import Limits
+from mmei.serving.errors import ApiError
+
+FIELD_OF = {"text": "text", "audio": "audio", "visual": "frames"}
+
+
+def decode_base64(value: str, field: str) -> bytes:
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "not valid base64", field) from None
+    if not data:
+        raise ApiError(422, "empty after base64 decoding", field)
+    return data
+
+
+def request_media(request: RecognitionRequest, limits: Limits) -> dict[str, object]:
+    """modality → its input (str, audio bytes, list of image bytes); at least one."""
+    media: dict[str, object] = {}
+    if request.text is not None and has_text(request.text):
+        if len(request.text) > limits.max_text_chars:
+            raise ApiError(422, f"longer than {limits.max_text_chars} characters", "text")
+        media["text"] = request.text
+    if request.audio is not None:
+        audio = decode_base64(request.audio, "audio")
+        try:
+            seconds = audio_duration_seconds(audio)
+        except FeatureError as error:
+            raise ApiError(422, str(error), "audio") from None
+        if seconds > limits.max_audio_seconds:
+            raise ApiError(422, f"{seconds:.1f} s of audio; at most {limits.max_audio_seconds:g} s", "audio")
+        media["audio"] = audio
+    if request.frames is not None:
+        if len(request.frames) > limits.max_frames:
+            raise ApiError(422, f"{len(request.frames)} frames; at most {limits.max_frames}", "frames")
+        if request.frames:
+            media["visual"] = [decode_base64(frame, f"frames.{i}") for i, frame in enumerate(request.frames)]
+    if not media:
+        raise ApiError(422, "the request carries no modality: give text, audio or frames", None)
+    return media

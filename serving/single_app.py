@@ -1,0 +1,35 @@
+"""A single-process FastAPI + uvicorn app hosting the same models: what a user might
+build instead of a Serve graph. Only the benchmark runs it:
+
+    MMEI_SINGLE_APP_ARGS='["bundle=...", ...]' uvicorn --factory mmei.serving.single_app:create_app
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from fastapi import FastAPI
+
+from mmei.serving import http
+from mmei.serving.api import RecommendRequest
+from mmei.serving.config import load_serve_config
+from mmei.serving.in_process import InProcessGraph
+
+
+def create_app() -> FastAPI:
+    config = load_serve_config(None, json.loads(os.environ.get("MMEI_SINGLE_APP_ARGS", "[]")))
+    graph = InProcessGraph(config)
+    app = FastAPI(title="MMEI single-process app (benchmark comparator)")
+    http.install(app)
+    app.state.max_body_bytes = config.limits.max_body_bytes
+
+    @app.post("/v1/recommend")
+    async def recommend(request: RecommendRequest) -> dict[str, Any]:
+        return await graph.flow.recommend(request)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

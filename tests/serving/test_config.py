@@ -1,0 +1,44 @@
+"""Serving config: typed loading, path checks, and the checked-in Serve config file."""
+import importlib
+
+import pytest
+import yaml
+from ray.serve.schema import ServeDeploySchema
+
+from mmei.platform.config import ConfigError
+from mmei.serving.config import from_args, load_serve_config
+from mmei.serving.deploy_config import IMPORT_PATH, write_deploy_config
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def test_builder_args_are_typed_and_checked():
+    config = from_args({"bundle": "/b", "port": "8123", "replicas.text_encoder": "2", "limits.max_frames": "4"})
+    assert config.port == 8123 and config.replicas.text_encoder == 2 and config.limits.max_frames == 4
+    with pytest.raises(ConfigError, match="unknown config key.*colour"):
+        from_args({"colour": "red"})
+    with pytest.raises(ConfigError, match="port must be int"):
+        from_args({"port": "eighty"})
+    with pytest.raises(ConfigError, match="sum to 1"):
+        load_serve_config(None, ["variants=[{name: a, fraction: 0.5}]"])
+
+
+def test_relative_paths_become_absolute_and_missing_ones_are_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_serve_config(None, ["bundle=runs/b", "store_url=sqlite:///serve.db"])
+    assert config.bundle == str(tmp_path / "runs" / "b") and config.store_url == f"sqlite:///{tmp_path}/serve.db"
+    with pytest.raises(ConfigError, match="not a model bundle"):
+        config.check_paths()
+    with pytest.raises(ConfigError, match="needs a model bundle"):
+        load_serve_config().check_paths()
+
+
+def test_the_checked_in_serve_config_is_current_and_valid(tmp_path):
+    checked_in = REPO / "serving" / "serve.yaml"
+    config = load_serve_config(None, ["bundle=/models/mmei/bundle", "store_url=sqlite:////var/lib/mmei/serve.db"])
+    assert write_deploy_config(config, tmp_path / "serve.yaml").read_text() == checked_in.read_text()
+    parsed = ServeDeploySchema.model_validate(yaml.safe_load(checked_in.read_text()))
+    (app,) = parsed.applications
+    module, name = app.import_path.split(":")
+    assert app.import_path == IMPORT_PATH and callable(getattr(importlib.import_module(module), name))
+    assert parsed.http_options.host == "127.0.0.1"
