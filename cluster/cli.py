@@ -10,6 +10,7 @@
     mmei tune --resume DIR
     mmei data synth-catalog --out FILE [--items N] [--seed S]
     mmei serve --bundle DIR [--config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
+    mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--cuped-before T]
     mmei quickstart [--workdir DIR] [--samples N] [--port 8000] [--exit]
     mmei bench data [--samples N]
     mmei bench train [--samples N]
@@ -163,6 +164,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
             stop()
 
 
+def parse_time(text: str | None) -> float | None:
+    """Unix seconds or an ISO 8601 time (UTC when it has no zone)."""
+    if text is None:
+        return None
+    from datetime import datetime, timezone
+
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserInputError(f"time {text!r} is neither unix seconds nor ISO 8601 (2026-11-26T12:00)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def parse_fractions(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    try:
+        return {name: float(value) for name, value in (part.split("=", 1) for part in text.split(","))}
+    except ValueError:
+        raise UserInputError(f"--fractions must look like control=0.5,treatment=0.5, got {text!r}") from None
+
+
+def cmd_ab_report(args: argparse.Namespace) -> int:
+    from mmei.pipelines.ab_report import write_ab_report
+
+    write_ab_report(args.store, Path(args.output), args.control, parse_time(args.since), parse_fractions(args.fractions),
+                    args.mde, parse_time(args.cuped_before))
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
@@ -276,6 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve_verb.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     serve_verb.add_argument("overrides", nargs="*", help="key=value serving overrides, e.g. store_url=sqlite:///f.db")
     serve_verb.set_defaults(run=cmd_serve)
+
+    ab = verbs.add_parser("ab", help="A/B analysis of stored feedback")
+    ab_verbs = ab.add_subparsers(dest="ab_verb", required=True)
+    ab_report = ab_verbs.add_parser("report", help="lift, 95%% CIs (Welch, bootstrap), p, power and SRM per variant")
+    ab_report.add_argument("--store", required=True, help="SQLAlchemy URL of the serving store")
+    ab_report.add_argument("--output", required=True, help="folder for ab_report.md, .json and PNGs")
+    ab_report.add_argument("--since", help="only events from this time (unix seconds or ISO 8601)")
+    ab_report.add_argument("--control", default="control", help="the control variant (default: control)")
+    ab_report.add_argument("--mde", type=float, default=0.05, help="relative minimum detectable effect (default 0.05)")
+    ab_report.add_argument("--fractions", help="configured split for the SRM check, e.g. control=0.5,treatment=0.5")
+    ab_report.add_argument("--cuped-before", help="CUPED: events before this time are the pre-period covariate")
+    ab_report.set_defaults(run=cmd_ab_report)
 
     quick = verbs.add_parser("quickstart", help="the whole platform on this machine, on synthetic data")
     quick.add_argument("--workdir", default="runs/quickstart", help="where outputs land (default: runs/quickstart)")

@@ -171,6 +171,14 @@ class Store:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def assignments(self, since: float | None = None) -> dict[str, int]:
+        """Distinct users served per variant: the denominators of the SRM check."""
+        query = select(recommendations.c.variant, func.count(func.distinct(recommendations.c.user_id)))
+        if since is not None:
+            query = query.where(recommendations.c.created_at >= since)
+        with self.engine.connect() as connection:
+            return dict(connection.execute(query.group_by(recommendations.c.variant)).all())
+
     def counts(self) -> dict[str, Any]:
         """Per variant: recommendations served and feedback events stored."""
         with self.engine.connect() as connection:
