@@ -9,6 +9,7 @@
     mmei tune --data FEATURES --output DIR [--samples N] [--model TYPE] [--search random|optuna|hyperopt] ...
     mmei tune --resume DIR
     mmei data synth-catalog --out FILE [--items N] [--seed S]
+    mmei data simulate-interactions --out DIR [--users U] [--days D] [--seed S]
     mmei serve --bundle DIR [--config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
     mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--cuped-before T]
     mmei quickstart [--workdir DIR] [--samples N] [--port 8000] [--exit]
@@ -133,6 +134,19 @@ def cmd_data_synth_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_simulate(args: argparse.Namespace) -> int:
+    from mmei.pipelines.sources.interactions import write_interactions
+    from mmei.platform.catalog import load_catalog
+    from mmei.serving.config import DEFAULT_CATALOG
+
+    labels = load_config(args.config).labels
+    items = load_catalog(Path(args.catalog) if args.catalog else DEFAULT_CATALOG, labels)
+    summary = write_interactions(Path(args.out), items, labels, args.users, args.days, args.seed)
+    print(f"wrote {summary['requests']} SYNTHETIC requests and {summary['feedback_events']} feedback events "
+          f"to {summary['store_url']}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import time
 
@@ -251,6 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--seed", type=int, default=0)
     catalog.add_argument("--config", default="tiny", help="preset whose label spaces the items use (default: tiny)")
     catalog.set_defaults(run=cmd_data_synth_catalog)
+
+    simulate = data_verbs.add_parser("simulate-interactions",
+                                     help="write a SYNTHETIC feedback log (users, moods, sessions) in the store's format")
+    simulate.add_argument("--out", required=True, help="new folder for synthetic-interactions.db and _summary.json")
+    simulate.add_argument("--users", type=int, default=500)
+    simulate.add_argument("--days", type=int, default=14)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--catalog", help="catalog CSV/Parquet (default: the shipped SYNTHETIC catalog)")
+    simulate.add_argument("--config", default="tiny", help="preset whose label spaces to use (default: tiny)")
+    simulate.set_defaults(run=cmd_data_simulate)
 
     prep = data_verbs.add_parser("prepare", help="Ray Data: modality shards → feature shards, bad rows quarantined")
     prep.add_argument("--input", required=True, help="folder of modality-shard Parquet files")

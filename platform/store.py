@@ -135,13 +135,15 @@ class Store:
             raise StoreError(f"store {url!r} is not reachable: {error.orig}") from None
 
     def log_recommendation(self, request_id: str, user_id: str, variant: str, strategy: str, items: list[str],
-                           emotion: str | None, intent: str | None) -> None:
+                           emotion: str | None, intent: str | None, created_at: float | None = None) -> None:
+        """`created_at` defaults to now; simulators and importers pass their own times."""
         with self.engine.begin() as connection:
             connection.execute(insert(recommendations).values(
                 request_id=request_id, user_id=user_id, variant=variant, strategy=strategy, items=json.dumps(items),
-                emotion=emotion, intent=intent, created_at=time.time()))
+                emotion=emotion, intent=intent, created_at=time.time() if created_at is None else created_at))
 
-    def record_feedback(self, request_id: str, item_id: str, engagement_seconds: float, satisfaction: int) -> int:
+    def record_feedback(self, request_id: str, item_id: str, engagement_seconds: float, satisfaction: int,
+                        created_at: float | None = None) -> int:
         """Store one event and fold it into the user's profile; returns its id once committed."""
         with self.engine.begin() as connection:
             served = connection.execute(select(recommendations).where(
@@ -154,7 +156,7 @@ class Store:
             result = connection.execute(insert(feedback).values(
                 request_id=request_id, user_id=served.user_id, variant=served.variant, item_id=item_id,
                 position=items.index(item_id), engagement_seconds=float(engagement_seconds),
-                satisfaction=int(satisfaction), created_at=time.time()))
+                satisfaction=int(satisfaction), created_at=time.time() if created_at is None else created_at))
             _upsert_profile(connection, served.user_id, item_id, satisfaction, float(engagement_seconds))
             return int(result.inserted_primary_key[0])
 

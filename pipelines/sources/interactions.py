@@ -1,0 +1,133 @@
+"""A SYNTHETIC interaction log: users, moods, sessions and feedback, in the store's format.
+
+No real users. The output folder holds `synthetic-interactions.db` (an SQLite store
+with the serving store's tables), `_SYNTHETIC.md` and `_summary.json`. The story was
+fixed before any ranker was compared on it; never tune it to favour a ranker.
+
+Generative story, with one RNG seeded by `seed`:
+1. Users. Each has a taste over item kinds (Dirichlet(1) over KINDS), an intent
+   habit (Dirichlet(0.5) over the intents), a mood style (`congruent`: wants content
+   that matches their mood; `regulating`: wants content that lifts a bad mood; half
+   each), and a starting emotion from the corpus prior.
+2. Mood dynamics. Before each session the emotion persists with probability 0.6 and
+   otherwise jumps to a draw from the prior. Within a session of 1-4 requests it
+   persists with 0.85. Each request's intent is drawn from the user's habit.
+3. Logging policy. Each request shows K=6 catalog items drawn uniformly at random
+   (so offline evaluation of any ranker on this log is unbiased), in random order.
+4. Examination. The user examines position p (0-based) with probability 0.9 / (1+p)^0.7
+   (position bias).
+5. Utility of an examined item: 1.2 · affect fit + 1.0 · affinity(item, intent) · 3
+   + 1.0 · taste(kind) · len(KINDS) / 2 + N(0, 0.5). Affect fit is 1 when the item's
+   target emotion equals the mood (congruent users), or is the item's entry in the
+   regulation table for the mood (regulating users; platform.affect_ranker.REGULATION).
+6. Feedback. A user gives feedback on an examined item when utility > 0.8 or with
+   probability 0.15 otherwise. Engagement seconds are heavy-tailed: exp(3.2 + 0.6 ·
+   utility + N(0, 0.7)). Satisfaction is round(2.2 + 1.1 · utility + N(0, 0.6)),
+   clipped to 1-5.
+7. Time. Requests are spread over `days` days from a fixed epoch (2026-01-01 UTC),
+   so "held-out days" are a time split.
+The recognised emotion and intent stored with each request are the true ones: this
+log is about ranking, not recognition.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mmei.pipelines.sources.synthetic_catalog import KINDS
+from mmei.platform.affect_ranker import REGULATION
+from mmei.platform.catalog import Item
+from mmei.platform.labels import LabelSpaces
+from mmei.platform.store import Store
+
+EPOCH = 1767225600.0  # 2026-01-01T00:00:00Z
+SHOWN = 6
+DAY = 86400.0
+
+
+@dataclass
+class SimulatedUser:
+    user_id: str
+    taste: dict[str, float]
+    habit: np.ndarray  # intent probabilities
+    style: str  # congruent | regulating
+    emotion: str
+
+
+def emotion_prior(labels: LabelSpaces) -> np.ndarray:
+    prior = np.array([0.2 if e == "neutral" else 0.8 / (len(labels.emotion) - 1) for e in labels.emotion])
+    return prior / prior.sum()
+
+
+def affect_fit(user: SimulatedUser, item: Item) -> float:
+    if user.style == "congruent":
+        return float(item.target_emotion == user.emotion)
+    return REGULATION.get(user.emotion, {}).get(item.target_emotion, 0.0)
+
+
+def utility(user: SimulatedUser, intent: str, item: Item, rng: np.random.Generator) -> float:
+    return (1.2 * affect_fit(user, item) + 3.0 * item.intent_affinity.get(intent, 0.0)
+            + user.taste.get(item.kind, 0.0) * len(KINDS) / 2 + rng.normal(0, 0.5))
+
+
+def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
+             progress: Callable[[str], None] = print) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    prior = emotion_prior(labels)
+    population = [SimulatedUser(f"sim-user-{u:05d}", dict(zip(KINDS, rng.dirichlet(np.ones(len(KINDS))))),
+                                rng.dirichlet(np.full(len(labels.intent), 0.5)),
+                                "congruent" if rng.random() < 0.5 else "regulating",
+                                labels.emotion[rng.choice(len(prior), p=prior)]) for u in range(users)]
+    requests = events = 0
+    for day in range(days):
+        for user in population:
+            for session in range(rng.poisson(1.2)):
+                if rng.random() > 0.6:
+                    user.emotion = labels.emotion[rng.choice(len(prior), p=prior)]
+                start = EPOCH + day * DAY + rng.uniform(0, DAY - 3600)
+                for step in range(int(rng.integers(1, 5))):
+                    if step and rng.random() > 0.85:
+                        user.emotion = labels.emotion[rng.choice(len(prior), p=prior)]
+                    intent = labels.intent[rng.choice(len(labels.intent), p=user.habit)]
+                    shown = [items[i] for i in rng.choice(len(items), SHOWN, replace=False)]
+                    request_id = f"sim-{requests:07d}"
+                    moment = start + 60 * step + session
+                    store.log_recommendation(request_id, user.user_id, "logged-random", user.style,
+                                             [item.item_id for item in shown], user.emotion, intent, moment)
+                    requests += 1
+                    for position, item in enumerate(shown):
+                        if rng.random() > 0.9 / (1 + position) ** 0.7:
+                            continue
+                        value = utility(user, intent, item, rng)
+                        if value <= 0.8 and rng.random() > 0.15:
+                            continue
+                        seconds = float(np.exp(3.2 + 0.6 * value + rng.normal(0, 0.7)))
+                        satisfaction = int(np.clip(round(2.2 + 1.1 * value + rng.normal(0, 0.6)), 1, 5))
+                        store.record_feedback(request_id, item.item_id, seconds, satisfaction, moment + 1 + position)
+                        events += 1
+        progress(f"day {day + 1}/{days}: {requests} requests, {events} feedback events so far")
+    return {"users": users, "days": days, "seed": seed, "requests": requests, "feedback_events": events,
+            "styles": {s: sum(u.style == s for u in population) for s in ("congruent", "regulating")},
+            "synthetic": True}
+
+
+def write_interactions(out: Path, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
+                       progress: Callable[[str], None] = print) -> dict[str, Any]:
+    out = Path(out)
+    database = out / "synthetic-interactions.db"
+    if database.exists():
+        raise FileExistsError(f"{database} exists; pick a new --out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    store = Store(f"sqlite:///{database.resolve()}")
+    summary = simulate(store, items, labels, users, days, seed, progress)
+    store.close()
+    summary["store_url"] = f"sqlite:///{database.resolve()}"
+    (out / "_summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "_SYNTHETIC.md").write_text(
+        "# SYNTHETIC interactions\n\nGenerated by `mmei data simulate-interactions`; no real users. The generative\n"
+        "story is the docstring of `pipelines/sources/interactions.py` and the README.\n")
+    return summary
