@@ -27,7 +27,9 @@ Generative story, with one RNG seeded by `seed`:
 7. Time. Requests are spread over `days` days from a fixed epoch (2026-01-01 UTC),
    so "held-out days" are a time split.
 The recognised emotion and intent stored with each request are the true ones: this
-log is about ranking, not recognition.
+log is about ranking, not recognition. The request's `strategy` column holds the
+logging policy ("random"), never the user's latent mood style; the latent traits of
+every user are written to `_users.json` for analysis only.
 """
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
                     shown = [items[i] for i in rng.choice(len(items), SHOWN, replace=False)]
                     request_id = f"sim-{requests:07d}"
                     moment = start + 60 * step + session
-                    store.log_recommendation(request_id, user.user_id, "logged-random", user.style,
+                    store.log_recommendation(request_id, user.user_id, "logged-random", "random",
                                              [item.item_id for item in shown], user.emotion, intent, moment)
                     requests += 1
                     for position, item in enumerate(shown):
@@ -112,7 +114,7 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
         progress(f"day {day + 1}/{days}: {requests} requests, {events} feedback events so far")
     return {"users": users, "days": days, "seed": seed, "requests": requests, "feedback_events": events,
             "styles": {s: sum(u.style == s for u in population) for s in ("congruent", "regulating")},
-            "synthetic": True}
+            "synthetic": True, "population": population}
 
 
 def write_interactions(out: Path, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
@@ -125,6 +127,10 @@ def write_interactions(out: Path, items: list[Item], labels: LabelSpaces, users:
     store = Store(f"sqlite:///{database.resolve()}")
     summary = simulate(store, items, labels, users, days, seed, progress)
     store.close()
+    population = summary.pop("population")
+    (out / "_users.json").write_text(json.dumps(  # the latent truth: for analysis, never a model input
+        {u.user_id: {"style": u.style, "taste": u.taste, "habit": dict(zip(labels.intent, u.habit.tolist()))}
+         for u in population}, indent=1))
     summary["store_url"] = f"sqlite:///{database.resolve()}"
     (out / "_summary.json").write_text(json.dumps(summary, indent=2))
     (out / "_SYNTHETIC.md").write_text(

@@ -43,16 +43,17 @@ def test_the_same_seed_gives_the_same_log(log, tmp_path):
 
 
 def test_position_bias_and_affect_fit_show_in_the_feedback(log):
-    _, summary, catalog = log
+    out, summary, catalog = log
     store = Store(summary["store_url"])
     events = store.feedback_events()
     by_position = np.bincount([e["position"] for e in events], minlength=SHOWN)
     assert all(by_position[p] > by_position[p + 1] for p in range(SHOWN - 1))
     with store.engine.connect() as connection:
-        moods = {row.request_id: (row.emotion, row.strategy) for row in connection.exec_driver_sql(
-            "SELECT request_id, emotion, strategy FROM recommendations")}
-    regulating = [e for e in events if moods[e["request_id"]][1] == "regulating"]
-    fit = [REGULATION.get(moods[e["request_id"]][0], {}).get(catalog[e["item_id"]].target_emotion, 0.0)
+        moods = dict(connection.exec_driver_sql("SELECT request_id, emotion FROM recommendations").all())
+        assert {s for (s,) in connection.exec_driver_sql("SELECT DISTINCT strategy FROM recommendations")} == {"random"}
+    styles = {user: traits["style"] for user, traits in json.loads((out / "_users.json").read_text()).items()}
+    regulating = [e for e in events if styles[e["user_id"]] == "regulating"]
+    fit = [REGULATION.get(moods[e["request_id"]], {}).get(catalog[e["item_id"]].target_emotion, 0.0)
            for e in regulating]
     good = [e["satisfaction"] for e, f in zip(regulating, fit) if f >= 0.8]
     poor = [e["satisfaction"] for e, f in zip(regulating, fit) if f == 0.0]
