@@ -11,6 +11,8 @@
     mmei data synth-catalog --out FILE [--items N] [--seed S]
     mmei data simulate-interactions --out DIR [--users U] [--days D] [--seed S]
     mmei serve --bundle DIR [--config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
+    mmei train-ranker --store URL|--logs DIR --output DIR [--emotion-blind] [--seed S]
+    mmei eval-ranker --store URL|--logs DIR --output DIR [--seeds 3]
     mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--cuped-before T]
     mmei quickstart [--workdir DIR] [--samples N] [--port 8000] [--exit]
     mmei bench data [--samples N]
@@ -212,6 +214,46 @@ def cmd_ab_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def ranker_inputs(args: argparse.Namespace):
+    from mmei.platform.catalog import load_catalog
+    from mmei.serving.config import DEFAULT_CATALOG
+
+    labels = load_config(args.config).labels
+    return load_catalog(Path(args.catalog) if args.catalog else DEFAULT_CATALOG, labels), labels
+
+
+def store_url_of(args: argparse.Namespace) -> str:
+    if bool(args.store) == bool(args.logs):
+        raise UserInputError("give exactly one of --store URL or --logs DIR (a simulate-interactions folder)")
+    if args.logs:
+        database = Path(args.logs) / "synthetic-interactions.db"
+        if not database.is_file():
+            raise UserInputError(f"{args.logs} holds no synthetic-interactions.db")
+        return f"sqlite:///{database.resolve()}"
+    return args.store
+
+
+def cmd_train_ranker(args: argparse.Namespace) -> int:
+    from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.train_ranker import train_ranker
+
+    items, labels = ranker_inputs(args)
+    with ray_session(args.address):
+        train_ranker(store_url_of(args), Path(args.output), items, labels, args.holdout_days, args.epochs, args.seed,
+                     args.emotion_blind)
+    return 0
+
+
+def cmd_eval_ranker(args: argparse.Namespace) -> int:
+    from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.eval_ranker import run_eval_ranker
+
+    items, labels = ranker_inputs(args)
+    with ray_session(args.address):
+        run_eval_ranker(store_url_of(args), Path(args.output), items, labels, args.seeds, args.holdout_days, args.epochs)
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
@@ -335,6 +377,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve_verb.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     serve_verb.add_argument("overrides", nargs="*", help="key=value serving overrides, e.g. store_url=sqlite:///f.db")
     serve_verb.set_defaults(run=cmd_serve)
+
+    for name, helptext in (("train-ranker", "Ray Train: the learned ranker from logged feedback → a ranker bundle"),
+                           ("eval-ranker", "rankers on held-out days over seeds: NDCG@10, Recall@10, simulated outcomes")):
+        ranker = verbs.add_parser(name, help=helptext)
+        ranker.add_argument("--store", help="SQLAlchemy URL of a store with logged feedback")
+        ranker.add_argument("--logs", help="a `mmei data simulate-interactions` folder")
+        ranker.add_argument("--output", required=True, help="bundle folder (train-ranker) or report folder (eval-ranker)")
+        ranker.add_argument("--holdout-days", type=int, default=2, help="last days held out (default: 2)")
+        ranker.add_argument("--epochs", type=int, default=8)
+        ranker.add_argument("--catalog", help="catalog CSV/Parquet (default: the shipped SYNTHETIC catalog)")
+        ranker.add_argument("--config", default="tiny", help="preset whose label spaces to use (default: tiny)")
+        ranker.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
+        if name == "train-ranker":
+            ranker.add_argument("--seed", type=int, default=0)
+            ranker.add_argument("--emotion-blind", action="store_true", help="the ablation: no emotion input")
+            ranker.set_defaults(run=cmd_train_ranker)
+        else:
+            ranker.add_argument("--seeds", type=int, default=3)
+            ranker.set_defaults(run=cmd_eval_ranker)
 
     ab = verbs.add_parser("ab", help="A/B analysis of stored feedback")
     ab_verbs = ab.add_subparsers(dest="ab_verb", required=True)

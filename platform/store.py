@@ -173,6 +173,12 @@ class Store:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    def served(self) -> list[dict[str, Any]]:
+        """Every logged recommendation, oldest first, with its items decoded."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(recommendations).order_by(recommendations.c.created_at)).all()
+        return [{**row._mapping, "items": json.loads(row.items)} for row in rows]
+
     def assignments(self, since: float | None = None) -> dict[str, int]:
         """Distinct users served per variant: the denominators of the SRM check."""
         query = select(recommendations.c.variant, func.count(func.distinct(recommendations.c.user_id)))

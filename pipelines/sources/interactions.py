@@ -71,9 +71,20 @@ def affect_fit(user: SimulatedUser, item: Item) -> float:
     return REGULATION.get(user.emotion, {}).get(item.target_emotion, 0.0)
 
 
-def utility(user: SimulatedUser, intent: str, item: Item, rng: np.random.Generator) -> float:
+def mean_utility(user: SimulatedUser, intent: str, item: Item) -> float:
     return (1.2 * affect_fit(user, item) + 3.0 * item.intent_affinity.get(intent, 0.0)
-            + user.taste.get(item.kind, 0.0) * len(KINDS) / 2 + rng.normal(0, 0.5))
+            + user.taste.get(item.kind, 0.0) * len(KINDS) / 2)
+
+
+def utility(user: SimulatedUser, intent: str, item: Item, rng: np.random.Generator) -> float:
+    return mean_utility(user, intent, item) + rng.normal(0, 0.5)
+
+
+def expected_outcome(user: SimulatedUser, intent: str, item: Item) -> tuple[float, float]:
+    """(satisfaction, engagement seconds) the story expects if the user engages with
+    `item`, before noise: the simulated online metrics of an offline ranking."""
+    value = mean_utility(user, intent, item)
+    return float(np.clip(2.2 + 1.1 * value, 1, 5)), float(np.exp(3.2 + 0.6 * value + 0.7 ** 2 / 2))
 
 
 def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,

@@ -1,0 +1,38 @@
+"""A learned-ranker bundle: weights plus the feature spec they were trained with.
+
+Written by `mmei train-ranker`; read by `mmei eval-ranker` and the Serve Ranker, so
+scoring never depends on training code.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from mmei.platform.catalog import Item
+from mmei.platform.labels import LabelSpaces
+from mmei.platform.models.ranker import RankerModel
+from mmei.platform.ranker_features import PairFeatures
+
+WEIGHTS, META = "ranker.safetensors", "ranker.json"
+
+
+class LearnedRanker:
+    """A ranker bundle, loaded for scoring the whole catalog against one state."""
+
+    def __init__(self, folder: Path, items: list[Item]):
+        meta = json.loads((Path(folder) / META).read_text())
+        self.labels = LabelSpaces(**meta["labels"])
+        self.features = PairFeatures(items, self.labels, meta["kinds"])
+        self.emotion_blind = meta["emotion_blind"]
+        self.model = RankerModel(meta["width"])
+        self.model.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
+        self.model.eval()
+
+    @torch.no_grad()
+    def score(self, emotion: np.ndarray, intent: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(self.features(emotion, intent, emotion_blind=self.emotion_blind).astype(np.float32))
+        return self.model(x)[:, 0].numpy()

@@ -1,0 +1,45 @@
+"""Features of a (user state, item) pair for the learned ranker.
+
+    outer(emotion distribution, item target emotion)   emotions²  affect fit, any mapping:
+                                                                  congruent and regulating alike
+    intent distribution ⊙ item intent affinity          intents    intent fit
+    item target emotion, intent affinity, kind          item priors (popularity by type)
+
+`emotion_blind=True` replaces the emotion distribution with a uniform one: the same
+model and features with the affect signal removed, the honest ablation of "emotion
+awareness".
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from mmei.platform.catalog import Item
+from mmei.platform.labels import LabelSpaces
+
+
+class PairFeatures:
+    def __init__(self, items: Sequence[Item], labels: LabelSpaces, kinds: Sequence[str]):
+        self.labels, self.kinds = labels, list(kinds)
+        emotions, intents = labels.emotion, labels.intent
+        self.target = np.eye(len(emotions), dtype=np.float32)[[emotions.index(i.target_emotion) for i in items]]
+        self.affinity = np.array([[i.intent_affinity.get(n, 0.0) for n in intents] for i in items], np.float32)
+        self.kind = np.array([[float(i.kind == k) for k in self.kinds] for i in items], np.float32)
+        self.width = len(emotions) ** 2 + 2 * len(intents) + len(emotions) + len(self.kinds)
+
+    def __call__(self, emotion: np.ndarray, intent: np.ndarray, rows: np.ndarray | None = None,
+                 emotion_blind: bool = False) -> np.ndarray:
+        """(n, width) features for one state against items `rows` (default: the whole catalog)."""
+        rows = np.arange(len(self.target)) if rows is None else rows
+        if emotion_blind:
+            emotion = np.full_like(emotion, 1.0 / len(emotion))
+        target, affinity = self.target[rows], self.affinity[rows]
+        outer = (emotion[None, :, None] * target[:, None, :]).reshape(len(rows), -1)
+        return np.concatenate([outer, intent[None, :] * affinity, target, affinity, self.kind[rows]], axis=1)
+
+    def one_hot(self, head: str, name: str) -> np.ndarray:
+        names = self.labels.names(head)
+        vector = np.zeros(len(names), np.float32)
+        vector[names.index(name)] = 1.0
+        return vector
