@@ -8,7 +8,6 @@ ranker bundle:
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -17,14 +16,14 @@ import ray.train
 import torch
 from ray.train import Checkpoint, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer, prepare_model
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from mmei.pipelines.ranker_data import load_logged, training_arrays
 from mmei.pipelines.sources.synthetic_catalog import KINDS
 from mmei.platform.catalog import Item
 from mmei.platform.labels import LabelSpaces
 from mmei.platform.models.ranker import RankerModel
-from mmei.platform.ranker_bundle import META, WEIGHTS
+from mmei.platform.ranker_bundle import WEIGHTS, save_ranker_bundle
 from mmei.platform.ranker_features import PairFeatures
 from mmei.platform.store import Store
 
@@ -75,12 +74,11 @@ def train_ranker(store_url: str, output: Path, items: list[Item], labels: LabelS
         run_config=RunConfig(name="ranker", storage_path=str(output / "ray")),
     )
     result = trainer.fit()
-    output.mkdir(parents=True, exist_ok=True)
     with result.checkpoint.as_directory() as folder:
-        (output / WEIGHTS).write_bytes((Path(folder) / WEIGHTS).read_bytes())
-    (output / META).write_text(json.dumps({
-        "format": 1, "width": features.width, "kinds": list(KINDS), "labels": labels.__dict__,
-        "emotion_blind": emotion_blind, "seed": seed, "store": store_url, "holdout_days": holdout_days,
-        "train_rows": len(x), "final_train_mse": result.metrics["train_mse"]}, indent=2))
+        state = load_file(str(Path(folder) / WEIGHTS))
+    save_ranker_bundle(state, output, {
+        "width": features.width, "kinds": list(KINDS), "labels": labels.__dict__, "emotion_blind": emotion_blind,
+        "seed": seed, "store": store_url, "holdout_days": holdout_days, "train_rows": len(x),
+        "final_train_mse": result.metrics["train_mse"]})
     echo(f"ranker bundle: {output} (train MSE {result.metrics['train_mse']:.4f})")
     return output

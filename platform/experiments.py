@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass
 
 STRATEGIES = ("congruent", "regulating")
+RANKERS = ("affect", "learned")
 
 
 @dataclass
@@ -16,11 +17,13 @@ class Variant:
     name: str = "control"
     fraction: float = 1.0  # share of users; the fractions of all variants sum to 1
     strategy: str = "congruent"  # congruent | regulating: the affect strategy this arm serves
-    ranker: str = "affect"  # which ranker this arm uses
+    ranker: str = "affect"  # affect (the scoring model) or learned (the serving config's ranker_bundle)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fraction <= 1.0:
             raise ValueError(f"variant {self.name!r}: fraction must be in (0, 1], got {self.fraction}")
+        if self.ranker not in RANKERS:
+            raise ValueError(f"variant {self.name!r}: ranker must be one of {RANKERS}, got {self.ranker!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"variant {self.name!r}: strategy must be one of {STRATEGIES}, got {self.strategy!r}")
 

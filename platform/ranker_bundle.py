@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from mmei.platform.catalog import Item
 from mmei.platform.labels import LabelSpaces
@@ -20,11 +20,23 @@ from mmei.platform.ranker_features import PairFeatures
 WEIGHTS, META = "ranker.safetensors", "ranker.json"
 
 
+def save_ranker_bundle(state: dict[str, torch.Tensor], folder: Path, meta: dict) -> Path:
+    """Weights and meta (width, kinds, labels, emotion_blind, and training facts)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(folder / WEIGHTS))
+    (folder / META).write_text(json.dumps({"format": 1, **meta}, indent=2))
+    return folder
+
+
 class LearnedRanker:
     """A ranker bundle, loaded for scoring the whole catalog against one state."""
 
     def __init__(self, folder: Path, items: list[Item]):
+        if not (Path(folder) / META).is_file():
+            raise FileNotFoundError(f"{folder} is not a ranker bundle (no {META}); write one with mmei train-ranker")
         meta = json.loads((Path(folder) / META).read_text())
+        self.folder = str(folder)
         self.labels = LabelSpaces(**meta["labels"])
         self.features = PairFeatures(items, self.labels, meta["kinds"])
         self.emotion_blind = meta["emotion_blind"]

@@ -52,6 +52,7 @@ class RecommendResponse(BaseModel):
     request_id: str
     variant: str
     strategy: Strategy
+    ranker: str = Field(description="the ranker that ordered the items: affect, or learned:<bundle>")
     items: list[ScoredItem]
     recognition: Recognition
 

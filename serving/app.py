@@ -9,6 +9,9 @@ ServeConfig, checks the bundle and catalog paths, and binds the deployments:
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from ray.serve import Application
@@ -22,6 +25,34 @@ from mmei.serving.ranker import Ranker
 APP_NAME = "mmei"
 
 
+def version(*inputs: Any) -> str:
+    """A deployment's version: the package's code plus everything its replicas load.
+
+    Serve restarts a deployment's replicas on redeploy only when its version changes;
+    with the same version and a new user_config it calls `reconfigure` on the live
+    replicas instead. `serve.run` gives every deployment a random version unless it
+    has one, so every redeploy restarted the whole graph, and requests in flight on
+    the replaced ingress failed with 500s. Ray 2.60 removed `version` from
+    `.options()`; `pinned` sets the attribute Serve still reads (`Deployment._version`),
+    and tests/serving/test_ranker_swap.py fails if that stops working.
+    """
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):  # the mmei package's code
+        digest.update(source.read_bytes())
+    for item in inputs:
+        path = Path(str(item)) if isinstance(item, (str, Path)) else None
+        if path is not None and path.is_dir():  # a bundle: its files' names, sizes and times
+            for entry in sorted(path.rglob("*")):
+                if entry.is_file():
+                    stat = entry.stat()
+                    digest.update(f"{entry}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        elif path is not None and path.is_file():
+            digest.update(path.read_bytes())
+        else:
+            digest.update(repr(item).encode())
+    return digest.hexdigest()[:16]
+
+
 def application(config: ServeConfig) -> Application:
     config.check_paths()
     replicas = config.replicas
@@ -32,16 +63,26 @@ def application(config: ServeConfig) -> Application:
                 "max_ongoing_requests": ongoing or replicas.model_max_ongoing,
                 "ray_actor_options": {"num_cpus": replicas.cpus_per_replica, "num_gpus": gpus}}
 
+    def pinned(deployment, *inputs: Any):
+        deployment._version = version(*inputs, deployment._deployment_config.num_replicas)
+        return deployment
+
     bundle = str(config.bundle)
+    gpus = replicas.gpus_per_encoder
     encoders = [
-        TextEncoder.options(**options(replicas.text_encoder, replicas.gpus_per_encoder)).bind(bundle),
-        AudioEncoder.options(**options(replicas.audio_encoder, replicas.gpus_per_encoder)).bind(bundle),
-        VisualEncoder.options(**options(replicas.visual_encoder, replicas.gpus_per_encoder)).bind(bundle),
+        pinned(TextEncoder.options(**options(replicas.text_encoder, gpus)), bundle, gpus).bind(bundle),
+        pinned(AudioEncoder.options(**options(replicas.audio_encoder, gpus)), bundle, gpus).bind(bundle),
+        pinned(VisualEncoder.options(**options(replicas.visual_encoder, gpus)), bundle, gpus).bind(bundle),
     ]
-    fusion = Fusion.options(**options(replicas.fusion)).bind(bundle)
-    ranker = Ranker.options(**options(replicas.ranker)).bind(bundle, str(config.catalog_path), config.ranker)
-    return Ingress.options(**options(replicas.ingress, ongoing=replicas.ingress_max_ongoing)).bind(
-        *encoders, fusion, ranker, config)
+    fusion = pinned(Fusion.options(**options(replicas.fusion)), bundle).bind(bundle)
+    ranker_inputs = (bundle, str(config.catalog_path), config.ranker)
+    ranker = pinned(Ranker.options(**options(replicas.ranker), user_config={"ranker_bundle": config.ranker_bundle or None}),
+                    *ranker_inputs).bind(*ranker_inputs)
+    # The ranker bundle reaches the Ranker only through its user_config, so swapping it
+    # changes nothing else: Serve calls Ranker.reconfigure on the live replicas.
+    ingress_config = dataclasses.replace(config, ranker_bundle="")
+    ingress = pinned(Ingress.options(**options(replicas.ingress, ongoing=replicas.ingress_max_ongoing)), ingress_config)
+    return ingress.bind(*encoders, fusion, ranker, ingress_config)
 
 
 def build_app(args: dict[str, Any]) -> Application:

@@ -51,6 +51,7 @@ class Replicas:
 class ServeConfig:
     bundle: str = ""  # a model bundle folder (`mmei train`, `mmei tune` best/bundle)
     catalog: str = ""  # Parquet or CSV; empty: the shipped SYNTHETIC catalog
+    ranker_bundle: str = ""  # a `mmei train-ranker` bundle, for variants with ranker: learned
     store_url: str = "sqlite:///mmei-serve.db"  # any SQLAlchemy URL; PostgreSQL in production
     host: str = "127.0.0.1"  # never 0.0.0.0 by default
     port: int = 8000
@@ -69,6 +70,9 @@ class ServeConfig:
             self.bundle = str(Path(self.bundle).expanduser().resolve())
         if self.catalog:
             self.catalog = str(Path(self.catalog).expanduser().resolve())
+        if self.ranker_bundle:
+            self.ranker_bundle = str(Path(self.ranker_bundle).expanduser().resolve())
+
         prefix = "sqlite:///"
         if self.store_url.startswith(prefix) and not self.store_url.startswith(prefix + "/") \
                 and self.store_url != prefix + ":memory:":
@@ -86,6 +90,10 @@ class ServeConfig:
             raise ConfigError(f"bundle {self.bundle} is not a model bundle (no bundle.json)")
         if not self.catalog_path.is_file():
             raise ConfigError(f"catalog {self.catalog_path} does not exist")
+        if any(v.ranker == "learned" for v in self.variants) and not self.ranker_bundle:
+            raise ConfigError("a variant uses ranker: learned, so ranker_bundle must name a `mmei train-ranker` bundle")
+        if self.ranker_bundle and not (Path(self.ranker_bundle) / "ranker.json").is_file():
+            raise ConfigError(f"ranker_bundle {self.ranker_bundle} is not a ranker bundle (no ranker.json)")
 
 
 def load_serve_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ServeConfig:

@@ -30,6 +30,8 @@ def deploy_config(config: ServeConfig) -> dict[str, Any]:
     args: dict[str, Any] = {"bundle": str(config.bundle), "store_url": config.store_url}
     if config.catalog:
         args["catalog"] = str(config.catalog)
+    if config.ranker_bundle:
+        args["ranker_bundle"] = str(config.ranker_bundle)
     return {
         "proxy_location": "HeadOnly",  # one HTTP proxy: two on one host would fight over the port
         "http_options": {"host": config.host, "port": config.port},

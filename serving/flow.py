@@ -66,11 +66,12 @@ class RecommendFlow:
         strategy = request.strategy or variant.strategy
         profile = await asyncio.to_thread(self.store.profile, request.user_id)
         text = encoded.get("text")
-        items = await self.rank(recognition["emotion"]["probabilities"], recognition["intent"]["probabilities"],
-                                text["vector"] if text else None, profile, strategy, request.k)
+        ranked = await self.rank(recognition["emotion"]["probabilities"], recognition["intent"]["probabilities"],
+                                 text["vector"] if text else None, profile, strategy, request.k, variant.ranker)
+        items = ranked["items"]
         request_id = uuid.uuid4().hex
         await asyncio.to_thread(self.store.log_recommendation, request_id, request.user_id, variant.name, strategy,
                                 [item["item_id"] for item in items], recognition["emotion"]["label"],
                                 recognition["intent"]["label"])
-        return {"request_id": request_id, "variant": variant.name, "strategy": strategy, "items": items,
-                "recognition": recognition}
+        return {"request_id": request_id, "variant": variant.name, "strategy": strategy, "ranker": ranked["ranker"],
+                "items": items, "recognition": recognition}

@@ -25,6 +25,7 @@ class InProcessGraph:
                          "visual": VisualEncoder.func_or_class(bundle)}
         self.fusion = Fusion.func_or_class(bundle)
         self.ranker = Ranker.func_or_class(bundle, str(config.catalog_path), config.ranker)
+        self.ranker.reconfigure({"ranker_bundle": config.ranker_bundle or None})
         self.store = Store(config.store_url)
         self.flow = RecommendFlow(config, self.store, encode=lambda modality, value: self.encoders[modality](value),
                                   fuse=self.fusion, rank=self.ranker.rank)

@@ -1,12 +1,18 @@
-"""The Ranker deployment: the catalog, its item vectors, and the ranking model.
+"""The Ranker deployment: the catalog, its item vectors, and the ranking models.
 
 Item vectors are computed once at start-up by the bundle's text encoder (the one
-the TextEncoder deployment runs), so request text and items share one space. The
-ranking model is `platform.affect_ranker`; a learned ranker plugs in behind the same
-`rank` call without changing the graph or the API.
+the TextEncoder deployment runs), so request text and items share one space.
+Two rankers sit behind the same `rank` call, chosen per A/B variant:
+- `affect`: the scoring model of platform/affect_ranker.py, always there;
+- `learned`: a ranker bundle from `mmei train-ranker`, named by the deployment's
+  `user_config` (`{"ranker_bundle": DIR}`). Changing the user_config (serve.run or
+  `serve deploy` with a new one) calls `reconfigure` on the live replicas: the new
+  bundle is loaded beside the old one and swapped in one assignment, so no request
+  is dropped or served half-swapped.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +22,7 @@ from ray import serve
 from mmei.platform.affect_ranker import AffectRanker, RankerWeights, UserState
 from mmei.platform.bundle import load_bundle
 from mmei.platform.catalog import load_catalog
+from mmei.platform.ranker_bundle import LearnedRanker
 from mmei.platform.store import ProfileEntry
 from mmei.platform.text_embedding import embed_texts
 
@@ -28,14 +35,35 @@ class Ranker:
         self.items = load_catalog(catalog, predictor.config.labels)
         vectors = embed_texts(predictor.model.encoders["text"], [item.text() for item in self.items],
                               predictor.config.features)
-        self.ranker = AffectRanker(self.items, vectors, predictor.config.labels, weights)
+        self.labels = predictor.config.labels
+        self.ranker = AffectRanker(self.items, vectors, self.labels, weights)
+        self.learned: LearnedRanker | None = None
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        folder = (user_config or {}).get("ranker_bundle") or None
+        if folder is None:
+            self.learned = None
+        elif self.learned is None or self.learned.folder != str(folder):
+            self.learned = LearnedRanker(Path(folder), self.items)  # load fully, then swap
+
+    def top_k(self, state: UserState, profile: list[ProfileEntry], strategy: str, k: int,
+              ranker: str) -> tuple[str, list[tuple[str, float]]]:
+        learned = self.learned  # one read: a concurrent swap cannot change it mid-request
+        if ranker == "learned" and learned is not None:
+            emotion = np.array([state.emotion.get(e, 0.0) for e in self.labels.emotion], np.float32)
+            intent = np.array([state.intent.get(i, 0.0) for i in self.labels.intent], np.float32)
+            scores = learned.score(emotion, intent)
+            order = np.argsort(-scores, kind="stable")[:k]
+            return f"learned:{Path(learned.folder).name}", [(self.items[i].item_id, float(scores[i])) for i in order]
+        return "affect", self.ranker.top_k(state, profile, strategy, k)
 
     async def rank(self, emotion: dict[str, float], intent: dict[str, float], text_vector: np.ndarray | None,
-                   profile: list[ProfileEntry], strategy: str, k: int) -> list[dict[str, Any]]:
+                   profile: list[ProfileEntry], strategy: str, k: int, ranker: str = "affect") -> dict[str, Any]:
         state = UserState(emotion=emotion, intent=intent, text_vector=text_vector)
-        ranked = self.ranker.top_k(state, profile, strategy, k)
-        return [{"item_id": item_id, "score": score, "title": self.items[self.ranker.index[item_id]].title,
-                 "kind": self.items[self.ranker.index[item_id]].kind} for item_id, score in ranked]
+        used, ranked = self.top_k(state, profile, strategy, k, ranker)
+        return {"ranker": used, "items": [
+            {"item_id": item_id, "score": score, "title": self.items[self.ranker.index[item_id]].title,
+             "kind": self.items[self.ranker.index[item_id]].kind} for item_id, score in ranked]}
 
     async def catalog(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         return len(self.items), [item.to_dict() for item in self.items[offset:offset + limit]]
