@@ -9,7 +9,7 @@
     mmei tune --data FEATURES --output DIR [--samples N] [--model TYPE] [--search random|optuna|hyperopt] ...
     mmei tune --resume DIR
     mmei data synth-catalog --out FILE [--items N] [--seed S]
-    mmei data simulate-interactions --out DIR [--users U] [--days D] [--seed S]
+    mmei data simulate-interactions --out DIR [--users U] [--days D] [--seed S] [--policy random|ab]
     mmei serve --bundle DIR [--config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
     mmei train-ranker --store URL|--logs DIR --output DIR [--emotion-blind] [--seed S]
     mmei eval-ranker --store URL|--logs DIR --output DIR [--seeds 3]
@@ -143,7 +143,7 @@ def cmd_data_simulate(args: argparse.Namespace) -> int:
 
     labels = load_config(args.config).labels
     items = load_catalog(Path(args.catalog) if args.catalog else DEFAULT_CATALOG, labels)
-    summary = write_interactions(Path(args.out), items, labels, args.users, args.days, args.seed)
+    summary = write_interactions(Path(args.out), items, labels, args.users, args.days, args.seed, policy=args.policy)
     print(f"wrote {summary['requests']} SYNTHETIC requests and {summary['feedback_events']} feedback events "
           f"to {summary['store_url']}")
     return 0
@@ -314,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--users", type=int, default=500)
     simulate.add_argument("--days", type=int, default=14)
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--policy", default="random", choices=["random", "ab"],
+                          help="random: uniform logging (for offline ranker evaluation); ab: control (congruent) vs "
+                               "treatment (regulating) split by user hash (for mmei ab report)")
     simulate.add_argument("--catalog", help="catalog CSV/Parquet (default: the shipped SYNTHETIC catalog)")
     simulate.add_argument("--config", default="tiny", help="preset whose label spaces to use (default: tiny)")
     simulate.set_defaults(run=cmd_data_simulate)

@@ -12,8 +12,12 @@ Generative story, with one RNG seeded by `seed`:
 2. Mood dynamics. Before each session the emotion persists with probability 0.6 and
    otherwise jumps to a draw from the prior. Within a session of 1-4 requests it
    persists with 0.85. Each request's intent is drawn from the user's habit.
-3. Logging policy. Each request shows K=6 catalog items drawn uniformly at random
-   (so offline evaluation of any ranker on this log is unbiased), in random order.
+3. Logging policy. With `policy="random"`, each request shows K=6 catalog items
+   drawn uniformly at random (so offline evaluation of any ranker on this log is
+   unbiased), in random order. With `policy="ab"`, users are split by the serving
+   A/B hash into `control` (the affect ranker, congruent strategy) and `treatment`
+   (the affect ranker, regulating strategy), each showing its top 6: a simulated
+   online test for `mmei ab report`.
 4. Examination. The user examines position p (0-based) with probability 0.9 / (1+p)^0.7
    (position bias).
 5. Utility of an examined item: 1.2 · affect fit + 1.0 · affinity(item, intent) · 3
@@ -41,8 +45,9 @@ from typing import Any, Callable
 import numpy as np
 
 from mmei.pipelines.sources.synthetic_catalog import KINDS
-from mmei.platform.affect_ranker import REGULATION
+from mmei.platform.affect_ranker import REGULATION, AffectRanker, RankerWeights, UserState
 from mmei.platform.catalog import Item
+from mmei.platform.experiments import Variant, assign_variant
 from mmei.platform.labels import LabelSpaces
 from mmei.platform.store import Store
 
@@ -87,9 +92,28 @@ def expected_outcome(user: SimulatedUser, intent: str, item: Item) -> tuple[floa
     return float(np.clip(2.2 + 1.1 * value, 1, 5)), float(np.exp(3.2 + 0.6 * value + 0.7 ** 2 / 2))
 
 
+AB_ARMS = [Variant("control", 0.5, "congruent"), Variant("treatment", 0.5, "regulating")]
+POLICIES = ("random", "ab")
+
+
+def shown_items(policy: str, user: SimulatedUser, intent: str, items: list[Item], ranker: AffectRanker,
+                rng: np.random.Generator) -> tuple[str, str, list[Item]]:
+    """(variant, strategy, items shown) under the logging policy."""
+    if policy == "random":
+        return "logged-random", "random", [items[i] for i in rng.choice(len(items), SHOWN, replace=False)]
+    arm = assign_variant(user.user_id, AB_ARMS)
+    state = UserState({user.emotion: 1.0}, {intent: 1.0})
+    ranked = ranker.top_k(state, [], arm.strategy, SHOWN)
+    return arm.name, arm.strategy, [items[ranker.index[item_id]] for item_id, _ in ranked]
+
+
 def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
-             progress: Callable[[str], None] = print) -> dict[str, Any]:
+             progress: Callable[[str], None] = print, policy: str = "random") -> dict[str, Any]:
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     rng = np.random.default_rng(seed)
+    ranker = AffectRanker(items, np.zeros((len(items), 1), np.float32), labels,
+                          RankerWeights(content=0.0, profile=0.0))
     prior = emotion_prior(labels)
     population = [SimulatedUser(f"sim-user-{u:05d}", dict(zip(KINDS, rng.dirichlet(np.ones(len(KINDS))))),
                                 rng.dirichlet(np.full(len(labels.intent), 0.5)),
@@ -106,10 +130,10 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
                     if step and rng.random() > 0.85:
                         user.emotion = labels.emotion[rng.choice(len(prior), p=prior)]
                     intent = labels.intent[rng.choice(len(labels.intent), p=user.habit)]
-                    shown = [items[i] for i in rng.choice(len(items), SHOWN, replace=False)]
+                    variant, strategy, shown = shown_items(policy, user, intent, items, ranker, rng)
                     request_id = f"sim-{requests:07d}"
                     moment = start + 60 * step + session
-                    store.log_recommendation(request_id, user.user_id, "logged-random", "random",
+                    store.log_recommendation(request_id, user.user_id, variant, strategy,
                                              [item.item_id for item in shown], user.emotion, intent, moment)
                     requests += 1
                     for position, item in enumerate(shown):
@@ -123,20 +147,21 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
                         store.record_feedback(request_id, item.item_id, seconds, satisfaction, moment + 1 + position)
                         events += 1
         progress(f"day {day + 1}/{days}: {requests} requests, {events} feedback events so far")
-    return {"users": users, "days": days, "seed": seed, "requests": requests, "feedback_events": events,
+    return {"users": users, "days": days, "seed": seed, "policy": policy, "requests": requests,
+            "feedback_events": events,
             "styles": {s: sum(u.style == s for u in population) for s in ("congruent", "regulating")},
             "synthetic": True, "population": population}
 
 
 def write_interactions(out: Path, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
-                       progress: Callable[[str], None] = print) -> dict[str, Any]:
+                       progress: Callable[[str], None] = print, policy: str = "random") -> dict[str, Any]:
     out = Path(out)
     database = out / "synthetic-interactions.db"
     if database.exists():
         raise FileExistsError(f"{database} exists; pick a new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     store = Store(f"sqlite:///{database.resolve()}")
-    summary = simulate(store, items, labels, users, days, seed, progress)
+    summary = simulate(store, items, labels, users, days, seed, progress, policy)
     store.close()
     population = summary.pop("population")
     (out / "_users.json").write_text(json.dumps(  # the latent truth: for analysis, never a model input

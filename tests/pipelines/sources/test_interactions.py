@@ -58,3 +58,23 @@ def test_position_bias_and_affect_fit_show_in_the_feedback(log):
     good = [e["satisfaction"] for e, f in zip(regulating, fit) if f >= 0.8]
     poor = [e["satisfaction"] for e, f in zip(regulating, fit) if f == 0.0]
     assert np.mean(good) > np.mean(poor) + 0.5
+
+
+def test_the_ab_policy_splits_users_by_hash_and_ranks_by_each_arms_strategy(tmp_path):
+    from mmei.platform.experiments import assign_variant
+
+    from mmei.pipelines.sources.interactions import AB_ARMS
+
+    items = load_catalog(DEFAULT_CATALOG, LABELS)
+    summary = write_interactions(tmp_path / "ab", items, LABELS, users=60, days=2, seed=3, progress=lambda _: None,
+                                 policy="ab")
+    served = Store(summary["store_url"]).served()
+    assert {r["variant"] for r in served} == {"control", "treatment"}
+    for request in served:
+        arm = assign_variant(request["user_id"], AB_ARMS)
+        assert (request["variant"], request["strategy"]) == (arm.name, arm.strategy)
+    catalog = {item.item_id: item for item in items}
+    sad = [r for r in served if r["emotion"] == "sadness"]
+    congruent = [catalog[i].target_emotion for r in sad if r["variant"] == "control" for i in r["items"][:2]]
+    regulating = [catalog[i].target_emotion for r in sad if r["variant"] == "treatment" for i in r["items"][:2]]
+    assert congruent.count("sadness") > len(congruent) / 2 and regulating.count("sadness") == 0
