@@ -17,12 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A real local Ray cluster; logical CPUs are scheduling tokens, so 4 on 2 cores is fine."""
+    """A real local Ray cluster; logical CPUs are scheduling tokens, so 6 on 2 cores is fine."""
     import ray
 
     # The dashboard stays on: Ray Train v2 frees the placement groups of a trial Tune
     # stopped only once the State API (served by the dashboard) says its controller died.
-    ray.init(num_cpus=4, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
+    # 6 logical CPUs: the Serve graph (0.7) stays up for the whole session, and a Train
+    # run that failed on purpose can hold its placement group for a while.
+    ray.init(num_cpus=6, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
     yield ray
     ray.shutdown()
 

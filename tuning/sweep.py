@@ -62,9 +62,13 @@ def run_trial(trial: dict[str, Any], base: dict[str, Any], data: str, sweep_dir:
 
 
 def concurrent_trials(config: Config, cap: int | None = None) -> int:
-    """As many trials as the cluster's CPUs hold at once, one CPU kept for Ray Data."""
+    """As many trials as the cluster's free CPUs hold at once, one CPU kept for Ray Data.
+
+    Free, not total: on a cluster that also serves or trains, trials sized to the total
+    would sit waiting for resources that never free up.
+    """
     per_trial = TRIAL_DRIVER_CPU + config.train.num_workers * config.train.cpus_per_worker
-    cpus = ray.cluster_resources().get("CPU", 1.0)
+    cpus = ray.available_resources().get("CPU", 1.0)
     fits = max(1, math.floor((cpus - 1.0) / per_trial))
     return min(fits, cap) if cap else fits
 
@@ -116,7 +120,9 @@ def run_sweep(config: Config, data_dir: Path, output: Path, samples: int, space_
         param_space={"hp": space},
         tune_config=tune.TuneConfig(
             metric=metric, mode="max", num_samples=samples, search_alg=searcher(search, metric),
-            scheduler=ASHAScheduler(max_t=config.train.epochs, grace_period=1, reduction_factor=2,
+            # max_t one past the last epoch: a trial that survives every rung ends on its
+            # own, so Train frees its workers itself instead of Tune killing it mid-exit.
+            scheduler=ASHAScheduler(max_t=config.train.epochs + 1, grace_period=1, reduction_factor=2,
                                     time_attr="training_iteration") if scheduler == "asha" else None,
             max_concurrent_trials=concurrency),
         run_config=tune.RunConfig(name="sweep", storage_path=str(output), callbacks=[callback]),

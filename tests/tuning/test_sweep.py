@@ -20,8 +20,16 @@ QUICK = ["train.epochs=2", "train.batch_size=8"]
 
 @pytest.fixture(scope="module")
 def sweep(features_dir, tmp_path_factory):
+    """4 trials with ASHA on the session's cluster, two at a time.
+
+    Not in a subprocess with its own cluster: with two Ray clusters on one machine,
+    Ray Train's PlacementGroupCleaner cannot tell which to ask ("Found multiple active
+    Ray instances"), so the placement group of a trial ASHA stopped was never freed
+    and the next trial waited forever for its CPU.
+    """
     out = tmp_path_factory.mktemp("sweep") / "s"
-    summary = run_sweep(load_config("tiny", QUICK), features_dir, out, samples=4, echo=lambda _: None)
+    summary = run_sweep(load_config("tiny", QUICK), features_dir, out, samples=4, max_concurrent=2,
+                        echo=lambda _: None)
     return out, summary
 
 
