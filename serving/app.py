@@ -64,7 +64,7 @@ def application(config: ServeConfig) -> Application:
                 "ray_actor_options": {"num_cpus": replicas.cpus_per_replica, "num_gpus": gpus}}
 
     def pinned(deployment, *inputs: Any):
-        deployment._version = version(*inputs, deployment._deployment_config.num_replicas)
+        deployment._version = version(*inputs)  # replica counts stay out: scaling restarts nothing
         return deployment
 
     bundle = str(config.bundle)
