@@ -138,11 +138,8 @@ def cmd_data_synth_catalog(args: argparse.Namespace) -> int:
 
 def cmd_data_simulate(args: argparse.Namespace) -> int:
     from mmei.pipelines.sources.interactions import write_interactions
-    from mmei.platform.catalog import load_catalog
-    from mmei.serving.config import DEFAULT_CATALOG
 
-    labels = load_config(args.config).labels
-    items = load_catalog(Path(args.catalog) if args.catalog else DEFAULT_CATALOG, labels)
+    items, labels = catalog_and_labels(args)
     summary = write_interactions(Path(args.out), items, labels, args.users, args.days, args.seed, policy=args.policy)
     print(f"wrote {summary['requests']} SYNTHETIC requests and {summary['feedback_events']} feedback events "
           f"to {summary['store_url']}")
@@ -214,7 +211,8 @@ def cmd_ab_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def ranker_inputs(args: argparse.Namespace):
+def catalog_and_labels(args: argparse.Namespace):
+    """--catalog (default: the shipped SYNTHETIC one), checked against --config's label spaces."""
     from mmei.platform.catalog import load_catalog
     from mmei.serving.config import DEFAULT_CATALOG
 
@@ -237,7 +235,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     from mmei.cluster.ray_session import ray_session
     from mmei.pipelines.train_ranker import train_ranker
 
-    items, labels = ranker_inputs(args)
+    items, labels = catalog_and_labels(args)
     with ray_session(args.address):
         train_ranker(store_url_of(args), Path(args.output), items, labels, args.holdout_days, args.epochs, args.seed,
                      args.emotion_blind)
@@ -248,7 +246,7 @@ def cmd_eval_ranker(args: argparse.Namespace) -> int:
     from mmei.cluster.ray_session import ray_session
     from mmei.pipelines.eval_ranker import run_eval_ranker
 
-    items, labels = ranker_inputs(args)
+    items, labels = catalog_and_labels(args)
     with ray_session(args.address):
         run_eval_ranker(store_url_of(args), Path(args.output), items, labels, args.seeds, args.holdout_days, args.epochs)
     return 0

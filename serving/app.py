@@ -10,6 +10,7 @@ ServeConfig, checks the bundle and catalog paths, and binds the deployments:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,15 @@ from mmei.serving.ranker import Ranker
 APP_NAME = "mmei"
 
 
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The mmei package's code, hashed once per process."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 def version(*inputs: Any) -> str:
     """A deployment's version: the package's code plus everything its replicas load.
 
@@ -36,9 +46,7 @@ def version(*inputs: Any) -> str:
     `.options()`; `pinned` sets the attribute Serve still reads (`Deployment._version`),
     and tests/serving/test_ranker_swap.py fails if that stops working.
     """
-    digest = hashlib.sha256()
-    for source in sorted(Path(__file__).resolve().parents[1].rglob("*.py")):  # the mmei package's code
-        digest.update(source.read_bytes())
+    digest = hashlib.sha256(code_digest().encode())
     for item in inputs:
         path = Path(str(item)) if isinstance(item, (str, Path)) else None
         if path is not None and path.is_dir():  # a bundle: its files' names, sizes and times
