@@ -362,11 +362,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | tuple[str, ...]
     """`key=value` overrides, in order, onto a plain dict shaped like dataclass `root`."""
     for text in overrides:
         keys, value = parse_override(text, root)
-        update: dict[str, Any] = {keys[-1]: value}
-        for key in reversed(keys[:-1]):
-            update = {key: update}
-        data = _merge(data, update)
+        data = _set_path(data, keys, value)
     return data
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> dict[str, Any]:
+    """A copy of `data` with data[k0][k1]...[kn] = value."""
+    update: dict[str, Any] = {keys[-1]: value}
+    for key in reversed(keys[:-1]):
+        update = {key: update}
+    return _merge(data, update)
 
 
 def load_typed(cls: type, path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -392,9 +397,5 @@ def with_values(config: Config, values: dict[str, Any]) -> Config:
     """A copy of `config` with dotted keys set to Python values (typed and checked)."""
     data = config.to_dict()
     for dotted, value in values.items():
-        keys = dotted.split(".")
-        update: dict[str, Any] = {keys[-1]: value}
-        for key in reversed(keys[:-1]):
-            update = {key: update}
-        data = _merge(data, update)
+        data = _set_path(data, dotted.split("."), value)
     return config_from_dict(data)
