@@ -67,9 +67,12 @@ def concurrent_trials(config: Config, cap: int | None = None) -> int:
     Free, not total: on a cluster that also serves or trains, trials sized to the total
     would sit waiting for resources that never free up.
     """
-    per_trial = TRIAL_DRIVER_CPU + config.train.num_workers * config.train.cpus_per_worker
-    cpus = ray.available_resources().get("CPU", 1.0)
-    fits = max(1, math.floor((cpus - 1.0) / per_trial))
+    train = config.train
+    per_trial = TRIAL_DRIVER_CPU + train.num_workers * train.cpus_per_worker
+    free = ray.available_resources()
+    fits = max(1, math.floor((free.get("CPU", 1.0) - 1.0) / per_trial))
+    if train.use_gpu:  # GPU trials: as many as the free GPUs hold, too
+        fits = min(fits, max(1, math.floor(free.get("GPU", 0.0) / (train.num_workers * train.gpus_per_worker))))
     return min(fits, cap) if cap else fits
 
 

@@ -46,11 +46,14 @@ def test_a_four_trial_asha_sweep_writes_every_output(sweep):
 
 def test_every_trial_has_an_offline_wandb_run_with_its_metrics(sweep):
     out, _ = sweep
+    with (out / "results.csv").open() as handle:
+        trial_ids = [row["trial_id"] for row in csv.DictReader(handle)]
     runs = sorted((out / "wandb").rglob("offline-run-*"))
-    assert len(runs) >= 4
-    for run in runs:
+    assert len(runs) == len(trial_ids) == 4, [run.name for run in runs]
+    for trial_id in trial_ids:
+        (run,) = [run for run in runs if run.name.endswith(f"-{trial_id}")]
         (log,) = run.glob("*.wandb")
-        assert b"val_macro_f1_mean" in log.read_bytes()
+        assert b"val_macro_f1_mean" in log.read_bytes(), run.name
 
 
 def test_retraining_the_best_config_reproduces_its_objective(sweep, features_dir, tmp_path):
@@ -86,7 +89,7 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(features
         time.sleep(1)
     assert driver.poll() is None, "the sweep ended before it could be interrupted"
     driver.send_signal(signal.SIGINT)  # what Ctrl-C does
-    driver.wait(timeout=120)
+    driver.wait(timeout=240)  # bounded: trial cleanup 20 s plus the W&B finish bound 120 s
     finished = trials[0].name
     before = (last_objective(out, finished), checkpoints(out, finished))
     assert before[1], "the finished trial left no checkpoint"
