@@ -15,6 +15,7 @@ SQLAlchemy Core over any URL: an SQLite file by default, PostgreSQL in productio
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +89,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def resolve_url(url: str) -> str:
+    """`env:NAME` reads the URL from that environment variable where the store opens
+    (a Serve replica), so a database password lives in a Kubernetes Secret, never in
+    a Serve config or a manifest."""
+    if not url.startswith("env:"):
+        return url
+    name = url[len("env:"):]
+    if not os.environ.get(name):
+        raise StoreError(f"store URL {url!r}: environment variable {name} is not set here")
+    return os.environ[name]
+
+
 def open_engine(url: str) -> Engine:
+    url = resolve_url(url)
     try:
         engine = create_engine(url, pool_pre_ping=True)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:

@@ -45,3 +45,12 @@ def test_concurrent_feedback_loses_no_event(store_url):
 def test_a_bad_url_is_a_clear_error():
     with pytest.raises(StoreError, match="cannot be opened"):
         Store("nosuchdb://x")
+
+
+def test_an_env_url_reads_the_database_url_where_the_store_opens(store_url, monkeypatch):
+    monkeypatch.setenv("MMEI_TEST_STORE_URL", store_url)
+    Store("env:MMEI_TEST_STORE_URL").log_recommendation("r1", "u1", "control", "congruent", ["a"], "joy", "explore")
+    assert [row["request_id"] for row in Store(store_url).served()] == ["r1"]
+    monkeypatch.delenv("MMEI_TEST_STORE_URL")
+    with pytest.raises(StoreError, match="MMEI_TEST_STORE_URL is not set"):
+        Store("env:MMEI_TEST_STORE_URL")
