@@ -18,7 +18,8 @@ def scaling_config(train: TrainConfig) -> ScalingConfig:
     resources = {"CPU": train.cpus_per_worker}
     if train.use_gpu:
         resources["GPU"] = train.gpus_per_worker
-    return ScalingConfig(num_workers=train.num_workers, use_gpu=train.use_gpu, resources_per_worker=resources)
+    return ScalingConfig(num_workers=train.num_workers, use_gpu=train.use_gpu, resources_per_worker=resources,
+                         placement_strategy=train.placement_strategy)
 
 
 def steps_per_epoch(train: TrainConfig, train_rows: int) -> int:

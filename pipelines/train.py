@@ -3,6 +3,7 @@
     OUTPUT/ray/train/     Ray Train run: checkpoints (DeepSpeed shards per rank)
     OUTPUT/bundle/        consolidated fp32 model bundle (serve / eval it)
     OUTPUT/history.json   per-epoch metrics (learning curves)
+    OUTPUT/run.json       wall time and the Ray node each worker rank ran on
     OUTPUT/wandb/         W&B run files (offline unless a key is given)
 
 `--resume` continues the run in OUTPUT from its latest checkpoint (Ray Train v2
@@ -92,7 +93,11 @@ def run_training(config: Config, data_dir: Path, output: Path, resume: bool = Fa
     (output / "history.json").write_text(json.dumps(state["history"], indent=2))
     seconds = time.perf_counter() - started
     wandb_dir = state.get("wandb_offline_dir")
-    echo(f"trained in {seconds:.0f}s; bundle {bundle}; learning curves {output / 'history.json'}")
+    nodes = state.get("worker_nodes", [])
+    (output / "run.json").write_text(json.dumps({"seconds": seconds, "worker_nodes": nodes,
+                                                 "wandb_offline_dir": wandb_dir}, indent=2))
+    echo(f"trained in {seconds:.0f}s on {len(nodes)} workers across {len(set(nodes))} node(s); bundle {bundle}; "
+         f"learning curves {output / 'history.json'}")
     if wandb_dir:
         echo(f"W&B offline run: {wandb_dir}  (sync later with: wandb sync {wandb_dir})")
     return TrainResult(bundle=bundle, history=state["history"], wandb_offline_dir=wandb_dir, seconds=seconds)

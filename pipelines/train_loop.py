@@ -66,6 +66,13 @@ def broadcast(value: Any) -> Any:
     return holder[0]
 
 
+def worker_nodes() -> list[str]:
+    """Each rank's Ray node id, in rank order: where the workers actually ran."""
+    nodes: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
+    return nodes
+
+
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     config = config_from_dict(loop_config["config"])
     train = config.train
@@ -87,6 +94,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         with checkpoint.as_directory() as folder:
             engine.load_checkpoint(folder, tag=DS_TAG)
             state = json.loads((Path(folder) / STATE_FILE).read_text())
+    state["worker_nodes"] = worker_nodes()  # after a restart, where this attempt runs
     run = (open_run(config.to_dict(), train.wandb_project, Path(loop_config["wandb_dir"]), name=loop_config["run_name"])
            if rank == 0 and loop_config["wandb_dir"] else None)
 
@@ -114,7 +122,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         metrics.update({"epoch": epoch, "train_loss": float(totals[0] / max(totals[1], 1)),
                         "samples_per_s": float(totals[2] / elapsed), "epoch_seconds": elapsed,
                         "lr": float(engine.get_lr()[0])})
-        state = {"epoch": epoch, "global_step": state["global_step"] + batches,
+        state = {**state, "epoch": epoch, "global_step": state["global_step"] + batches,
                  "history": state["history"] + [metrics]}
         if rank == 0:
             print(f"epoch {epoch + 1}/{train.epochs}  train_loss {metrics['train_loss']:.4f}  "

