@@ -14,7 +14,9 @@
     mmei train-ranker --store URL|--logs DIR --output DIR [--emotion-blind] [--seed S]
     mmei eval-ranker --store URL|--logs DIR --output DIR [--seeds 3]
     mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--cuped-before T]
-    mmei quickstart [--workdir DIR] [--samples N] [--port 8000] [--exit]
+    mmei quickstart [--workdir DIR] [--samples N] [--port 8000] [--exit] [--compare-seeds 2]
+    mmei submit [--address URL] [--wait] -- mmei <verb> <args>
+    mmei jobs list|status|logs|stop [JOB_ID] [--address URL] [--follow]
     mmei bench data [--samples N]
     mmei bench train [--samples N]
     mmei bench serve [--requests N]
@@ -255,7 +257,34 @@ def cmd_eval_ranker(args: argparse.Namespace) -> int:
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
-    return run_quickstart(Path(args.workdir), args.samples, args.config, list(args.overrides), args.port, args.exit)
+    return run_quickstart(Path(args.workdir), args.samples, args.config, list(args.overrides), args.port, args.exit,
+                          args.compare_seeds)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from mmei.cluster.jobs import submit
+
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if command[:1] == ["mmei"]:
+        command = command[1:]
+    if command[:1] in (["submit"], ["jobs"]):
+        raise UserInputError(f"`mmei {command[0]}` runs here, not as a job")
+    build_parser().parse_args(command)  # a typo fails here, with argparse's message, not on the cluster
+    return submit(command, args.address, args.wait)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from mmei.cluster import jobs
+
+    if args.action == "list":
+        return jobs.list_jobs(args.address)
+    if not args.job_id:
+        raise UserInputError(f"mmei jobs {args.action} needs a JOB_ID (see mmei jobs list)")
+    if args.action == "status":
+        return jobs.job_status(args.job_id, args.address)
+    if args.action == "logs":
+        return jobs.job_logs(args.job_id, args.address, follow_logs=args.follow)
+    return jobs.stop_job(args.job_id, args.address)
 
 
 def cmd_bench_data(args: argparse.Namespace) -> int:
@@ -416,8 +445,26 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
     quick.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1 (default: 8000)")
     quick.add_argument("--exit", action="store_true", help="shut down after the sample requests instead of serving")
+    quick.add_argument("--compare-seeds", type=int, default=2,
+                       help="seeds for MMEI vs the baselines on the same budget; 0 skips it (default: 2)")
     quick.add_argument("overrides", nargs="*", help="key=value config overrides")
     quick.set_defaults(run=cmd_quickstart)
+
+    jobs_address_help = "the head's Jobs API, e.g. http://127.0.0.1:8265 (default: RAY_JOBS_ADDRESS, else that)"
+    submit_verb = verbs.add_parser("submit", help="run a verb as a Ray job on a cluster (Ray Jobs API)",
+                                   description="Ships this project (built wheel) and the files the command names; "
+                                               "sends the token from RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH / "
+                                               "~/.ray/auth_token.")
+    submit_verb.add_argument("--address", help=jobs_address_help)
+    submit_verb.add_argument("--wait", action="store_true", help="stream the job's logs; exit 0 only if it succeeded")
+    submit_verb.add_argument("command", nargs=argparse.REMAINDER, help="-- mmei <verb> <args>")
+    submit_verb.set_defaults(run=cmd_submit)
+    jobs_verb = verbs.add_parser("jobs", help="list, inspect, follow or stop Ray jobs")
+    jobs_verb.add_argument("action", choices=["list", "status", "logs", "stop"])
+    jobs_verb.add_argument("job_id", nargs="?", help="the id `mmei submit` printed")
+    jobs_verb.add_argument("--address", help=jobs_address_help)
+    jobs_verb.add_argument("--follow", action="store_true", help="logs: keep streaming until the job ends")
+    jobs_verb.set_defaults(run=cmd_jobs)
     bench = verbs.add_parser("bench", help="benchmarks that print ratios against a side-by-side baseline")
     bench_verbs = bench.add_subparsers(dest="bench_verb", required=True)
     bench_data = bench_verbs.add_parser("data", help="Ray Data preparation vs a single-process loop")

@@ -15,6 +15,13 @@ os.environ.setdefault("MMEI_TEST_API_KEY", "test-key")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items):
+    """Multi-node tests first: they start their own `ray start` cluster and stop it, and
+    must be done before the session cluster starts (two Ray clusters on one machine
+    confuse Ray Train's placement-group cleaner)."""
+    items.sort(key=lambda item: item.get_closest_marker("multinode") is None)
+
+
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A real local Ray cluster; logical CPUs are scheduling tokens, so 6 on 2 cores is fine."""
