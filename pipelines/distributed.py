@@ -9,12 +9,14 @@ import importlib
 import math
 from typing import Any
 
-from ray.train import ScalingConfig
-
 from mmei.platform.config import TrainConfig
 
 
-def scaling_config(train: TrainConfig) -> ScalingConfig:
+def scaling_config(train: TrainConfig):
+    """Ray Train's ScalingConfig (imported here: the DeepSpeed half of this module is
+    used where Ray is absent, e.g. a bare GPU box checking the base preset)."""
+    from ray.train import ScalingConfig
+
     resources = {"CPU": train.cpus_per_worker}
     if train.use_gpu:
         resources["GPU"] = train.gpus_per_worker

@@ -13,6 +13,7 @@ from transformers import BertConfig, BertModel
 from transformers.utils import logging as hf_logging
 
 from mmei.platform.config import ModelConfig
+from mmei.platform.models.layers import attention_safe_mask
 from mmei.platform.text_weights import resolve_text_model_dir
 
 
@@ -58,5 +59,10 @@ class TextEncoder(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         valid = batch["attention_mask"].bool()
-        hidden = self.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        # A sample without text has no valid token. BERT's attention over a fully masked
+        # row gave non-finite gradients to every BERT weight in bf16 on an H100, so
+        # DeepSpeed skipped every step and bf16 training never learned. Such rows attend
+        # to position 0 instead; `valid` still marks the text absent downstream.
+        safe = attention_safe_mask(valid).to(batch["attention_mask"].dtype)
+        hidden = self.bert(input_ids=batch["input_ids"], attention_mask=safe).last_hidden_state
         return self.project(hidden), valid

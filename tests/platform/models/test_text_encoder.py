@@ -47,3 +47,17 @@ def test_a_checkpoint_missing_weights_is_refused(tmp_path):
     with pytest.raises(RuntimeError, match="missing"):
         TextEncoder(config.model)
     assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "bert"
+
+
+def test_a_sample_without_text_never_reaches_bert_as_a_fully_masked_row():
+    """On CUDA in bf16, BERT's attention over an all-padding row gave non-finite gradients
+    to every BERT weight (found on an H100), so no step was ever taken. Every row BERT
+    sees must have a key; the returned mask still says the text is absent."""
+    encoder = TextEncoder(load_config("tiny").model, pretrained=False)
+    seen = {}
+    encoder.bert.register_forward_pre_hook(lambda _, args, kwargs: seen.update(kwargs), with_kwargs=True)
+    mask = torch.tensor([[1, 1, 0, 0], [0, 0, 0, 0]])
+    _, valid = encoder({"input_ids": torch.tensor([[101, 7, 0, 0], [0, 0, 0, 0]]), "attention_mask": mask})
+    assert (seen["attention_mask"].sum(dim=1) > 0).all()
+    assert torch.equal(seen["attention_mask"][0], mask[0])  # a present text is untouched
+    assert torch.equal(valid, mask.bool())  # downstream still sees no text in row 1
