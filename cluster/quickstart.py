@@ -1,11 +1,15 @@
-"""`mmei quickstart`: the platform end to end on this machine, as far as it goes today.
+"""`mmei quickstart`: the whole platform end to end on this machine.
 
 Stages, on an embedded local Ray cluster with W&B offline:
-generate the SYNTHETIC corpus → prepare it with Ray Data → train MMEI with Ray Train
-and DeepSpeed ZeRO-2 on 2 CPU workers → evaluate it (report with ablation and
-robustness) → deploy the Serve graph on 127.0.0.1 → send sample requests over HTTP
-(text + audio + frames, text only, a sarcastic one) → keep serving until Ctrl-C, or
-shut down with --exit.
+generate the SYNTHETIC corpus (plus four planted corrupt rows) → prepare it with Ray
+Data (the corrupt rows are quarantined) → train MMEI with Ray Train and DeepSpeed
+ZeRO-2 on 2 CPU workers → evaluate it, and compare it with the baselines on the same
+budget over seeds → write the run report → deploy the Serve graph on 127.0.0.1 →
+send sample requests over HTTP (text + audio + frames, text only, a sarcastic one) →
+keep serving until Ctrl-C, or shut down with --exit.
+
+The trained MMEI is seed 0 of the comparison: the baselines and MMEI's other seeds
+train with exactly its config, so every model has the same budget.
 """
 from __future__ import annotations
 
@@ -20,21 +24,32 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
+from mmei.pipelines.sources.corrupt_rows import CORRUPT_SHARD, plant_corrupt_rows
 from mmei.pipelines.sources.synthetic import write_corpus
 from mmei.platform.config import load_config
 
 
-@contextmanager
-def stage(name: str) -> Iterator[None]:
-    print(f"\n== {name}", flush=True)
-    start = time.perf_counter()
-    yield
-    print(f"   ({name}: {time.perf_counter() - start:.1f}s)", flush=True)
+class Stages:
+    """Prints each stage's name and elapsed time, and keeps the times for the report."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        print(f"\n== {name}", flush=True)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+            print(f"   ({name}: {self.seconds[name]:.1f}s)", flush=True)
 
 
 def pick_examples(corpus: Path) -> list[tuple[str, dict[str, Any]]]:
     """A complete sample, the same with text only, and a sarcastic one."""
-    rows = pq.read_table(sorted(corpus.glob("synthetic-part-*.parquet"))).to_pylist()
+    rows = pq.read_table([path for path in sorted(corpus.glob("synthetic-part-*.parquet"))
+                          if path.name != CORRUPT_SHARD]).to_pylist()
     rows.sort(key=lambda r: r["split"] != "test")  # prefer held-out samples
     complete = [r for r in rows if r["text"] and r["audio"] and r["frames"]]
     if not complete:
@@ -79,11 +94,12 @@ def show(title: str, row: dict[str, Any], answer: dict[str, Any]) -> None:
 
 
 def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overrides: list[str] | None = None,
-                   port: int = 8000, exit_after: bool = False) -> int:
+                   port: int = 8000, exit_after: bool = False, compare_seeds: int = 2) -> int:
     from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.compare import run_compare, verdict_line
     from mmei.pipelines.evaluate import full_evaluation
     from mmei.pipelines.prepare import check_inputs, run_preparation
-    from mmei.pipelines.report import write_eval_report
+    from mmei.pipelines.run_report import write_run_report
     from mmei.pipelines.train import run_training
     from mmei.serving.config import load_serve_config
     from mmei.serving.launch import start, stop
@@ -91,18 +107,19 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
     config = load_config(config_name, [f"corpus.samples={samples}", *(overrides or [])])
     workdir.mkdir(parents=True, exist_ok=True)
     corpus, features, run = workdir / "corpus", workdir / "features", workdir / "train"
-    for stale in (features, run):
+    for stale in (features, run, workdir / "compare", workdir / "report"):
         if stale.exists():
             shutil.rmtree(stale)  # the quickstart's own outputs: always a fresh run
-    started = time.perf_counter()
+    stage = Stages()
     print(f"mmei quickstart: config {config.name!r}, outputs in {workdir}")
 
     with stage("1/6 SYNTHETIC corpus"):
-        if sorted(corpus.glob("synthetic-part-*.parquet")):
+        if sorted(corpus.glob("synthetic-part-0*.parquet")):
             print(f"   reusing the corpus in {corpus}")
         else:
             summary = write_corpus(corpus, config.corpus, config.labels, config.features, progress=lambda _: None)
             print(f"   {summary['rows']} SYNTHETIC samples, splits {summary['splits']}, scenarios {summary['scenario']}")
+        print(f"   planted 4 corrupt rows for the quarantine to catch: {plant_corrupt_rows(corpus).name}")
 
     with ray_session():  # worker logs on: the training workers print one line per epoch
         with stage("2/6 prepare with Ray Data"):
@@ -110,13 +127,19 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
         with stage(f"3/6 train MMEI: Ray Train + DeepSpeed ZeRO-{config.train.zero_stage}, "
                    f"{config.train.num_workers} CPU workers"):
             trained = run_training(config, features, run, echo=lambda m: print("   " + m))
-        with stage("4/6 evaluate on the test split"):
-            result = full_evaluation(trained.bundle, features, "test")
-            report = write_eval_report(result, workdir / "report")
-            m = result["metrics"]
-            print(f"   macro-F1 emotion {m['emotion_macro_f1']:.3f}, sentiment {m['sentiment_macro_f1']:.3f}, "
-                  f"intent {m['intent_macro_f1']:.3f}; quarantined rows: {manifest['rows_quarantined']}")
-            print(f"   report: {report}")
+        with stage(f"4/6 evaluate, and compare with the baselines ({compare_seeds} seeds, same budget)"):
+            evaluation = full_evaluation(trained.bundle, features, "test")
+            m = evaluation["metrics"]
+            print(f"   MMEI test macro-F1: emotion {m['emotion_macro_f1']:.3f}, sentiment {m['sentiment_macro_f1']:.3f}, "
+                  f"intent {m['intent_macro_f1']:.3f}")
+            comparison = None
+            if compare_seeds:
+                comparison = run_compare(config, features, workdir / "compare", compare_seeds,
+                                         echo=lambda line: print("   " + line), reuse={("mmei", 0): trained})
+        report = write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
+                                  manifest=manifest, features=features, comparison=comparison, evaluation=evaluation,
+                                  wandb_dir=trained.wandb_offline_dir)
+        print(f"   run report: {report}")
 
         with stage(f"5/6 deploy the Serve graph on 127.0.0.1:{port}"):
             serving = load_serve_config(None, [f"bundle={trained.bundle}", f"port={port}",
@@ -126,9 +149,19 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
                   f"catalog {serving.catalog_path.name} (SYNTHETIC)")
         try:
             with stage("6/6 recommend over HTTP"):
+                answers = []
                 for number, (title, row) in enumerate(pick_examples(corpus)):
-                    show(title, row, post(f"{url}/v1/recommend", as_request(row, f"quickstart-user-{number}")))
-            print(f"\nquickstart done in {time.perf_counter() - started:.0f}s. Outputs: {workdir}")
+                    answer = post(f"{url}/v1/recommend", as_request(row, f"quickstart-user-{number}"))
+                    show(title, row, answer)
+                    answers.append({"example": title, "sample_id": row["sample_id"], "response": answer})
+                (workdir / "sample_requests.json").write_text(json.dumps(answers, indent=2))
+            write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
+                             manifest=manifest, features=features, comparison=comparison, evaluation=evaluation,
+                             wandb_dir=trained.wandb_offline_dir)
+            print(f"\nquickstart done in {sum(stage.seconds.values()):.0f}s. Outputs: {workdir}")
+            print(f"Run report: {report}")
+            if comparison:
+                print(verdict_line(comparison) + " (SYNTHETIC data: a check of the platform, not of the paper)")
             if trained.wandb_offline_dir:
                 print(f"W&B offline run: {trained.wandb_offline_dir} (wandb sync it to upload)")
             print(f"\nTry it:\n  curl -s {url}/v1/recommend -H 'content-type: application/json' "

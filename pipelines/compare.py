@@ -16,7 +16,7 @@ from typing import Any, Callable
 import yaml
 
 from mmei.pipelines.evaluate import evaluate_model, mean_std
-from mmei.pipelines.train import run_training
+from mmei.pipelines.train import TrainResult, run_training
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import Config, config_from_dict
 from mmei.platform.models.build import MODEL_TYPES, build_model
@@ -59,7 +59,10 @@ def verdict(summary: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any
 
 
 def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds: list[str] | None = None,
-                tuned: Path | None = None, echo: Callable[[str], None] = print) -> dict[str, Any]:
+                tuned: Path | None = None, echo: Callable[[str], None] = print,
+                reuse: dict[tuple[str, int], TrainResult] | None = None) -> dict[str, Any]:
+    """`reuse` maps (model, seed) to a run already trained with exactly that config (the
+    quickstart's MMEI): it is evaluated, not trained again. Any other config is refused."""
     kinds = kinds or list(MODEL_TYPES)
     counts = parameter_counts(config, kinds, tuned)
     if tuned:
@@ -71,11 +74,17 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
     for seed in range(seeds):
         for kind in kinds:
             run_dir = output / "runs" / f"{kind}-seed{seed}"
-            result = run_training(with_model(config, kind, seed, tuned), data_dir, run_dir, echo=lambda _: None)
+            run_config = with_model(config, kind, seed, tuned)
+            result = (reuse or {}).get((kind, seed))
+            if result is not None and config_from_dict(
+                    json.loads((Path(result.bundle) / "bundle.json").read_text())["config"]) != run_config:
+                raise ValueError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
+            if result is None:
+                result = run_training(run_config, data_dir, run_dir, echo=lambda _: None)
             metrics, _ = evaluate_model(load_bundle(result.bundle).model, data_dir, "test")
             runs[kind].append(metrics)
             echo(f"  {kind} seed {seed}: test macro-F1 mean {metrics['macro_f1_mean']:.4f}, loss {metrics['loss']:.4f} "
-                 f"({result.seconds:.0f}s)")
+                 f"({result.seconds:.0f}s{', trained above' if (kind, seed) in (reuse or {}) else ''})")
     summary = {kind: {c: mean_std([m[c] for m in runs[kind]]) for c in COLUMNS} for kind in kinds}
     result = {"seeds": seeds, "parameters": counts, "budget": config.to_dict()["train"], "runs": runs,
               "summary": summary, "verdict": verdict(summary)}
@@ -96,12 +105,16 @@ def verdict_line(result: dict[str, Any]) -> str:
 
 
 def compare_markdown(result: dict[str, Any]) -> str:
-    lines = [f"# MMEI vs baselines: {result['seeds']} seeds, same budget", "",
-             f"Budget: {result['budget']['epochs']} epochs, batch {result['budget']['batch_size']} per worker × "
+    return "\n".join([f"# MMEI vs baselines: {result['seeds']} seeds, same budget", "", *compare_sections(result)])
+
+
+def compare_sections(result: dict[str, Any]) -> list[str]:
+    """The budget line, the mean ± std table and the verdict, as Markdown lines."""
+    lines = [f"Budget: {result['budget']['epochs']} epochs, batch {result['budget']['batch_size']} per worker × "
              f"{result['budget']['num_workers']} workers, lr {result['budget']['lr']}.", "",
              "| model | parameters | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     for kind, columns in result["summary"].items():
         cells = [f"{mean:.4f} ± {std:.4f}" for mean, std in columns.values()]
         lines.append(f"| {kind} | {result['parameters'][kind]:,} | " + " | ".join(cells) + " |")
     lines += ["", verdict_line(result), ""]
-    return "\n".join(lines)
+    return lines

@@ -92,11 +92,18 @@ def plot_robustness(robustness: dict[str, list[dict[str, float]]], path: Path) -
 
 def write_eval_report(result: dict[str, Any], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    synthetic = " on SYNTHETIC data" if result["synthetic"] else ""
+    lines = [f"# Evaluation: {result['model_type']}{synthetic}", "", *eval_sections(result, out)]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def eval_sections(result: dict[str, Any], out: Path) -> list[str]:
+    """The evaluation's Markdown sections, with their PNGs and metrics.json written to `out`."""
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     metrics = result["metrics"]
-    synthetic = " on SYNTHETIC data" if result["synthetic"] else ""
-    lines = [f"# Evaluation: {result['model_type']}{synthetic}", "",
-             f"Bundle `{result['bundle']}`, split `{result['split']}` of `{result['data']}` ({result['rows']} rows).", "",
+    lines = [f"Bundle `{result['bundle']}`, split `{result['split']}` of `{result['data']}` ({result['rows']} rows).", "",
              "## Metrics per head", "", "| head | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
     for head in HEADS:
         if f"{head}_accuracy" in metrics:
@@ -122,6 +129,4 @@ def write_eval_report(result: dict[str, Any], out: Path) -> Path:
     for name, points in result["robustness"].items():
         lines += [f"| {name} | {p['level']} | {fmt(p['macro_f1_mean'])} | {fmt(p['loss'])} |" for p in points]
     lines += ["", "![robustness](robustness.png)", ""]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    return lines

@@ -43,17 +43,37 @@ def test_missing_required_argument_is_usage_error():
 def test_quickstart_runs_the_pipeline_end_to_end(tmp_path):
     port = free_port()
     result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "120", "--exit", "--port", str(port),
-                  "train.epochs=1", timeout=900)
+                  "--compare-seeds", "2", "train.epochs=1", timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for expected in ("prepare with Ray Data", "ZeRO-2", "epoch 1/1", "text + audio + frames", "text only",
-                     "fusion weights", "report:", f"127.0.0.1:{port}", "recommended (congruent", "curl -s"):
+                     "sarcastic", "fusion weights", "run report:", f"127.0.0.1:{port}", "recommended (congruent",
+                     "MMEI vs best baseline", "curl -s"):
         assert expected in result.stdout, expected
+    for number in range(1, 7):  # every stage prints its elapsed time
+        assert f"({number}/6 " in result.stdout
     answered = sqlite3.connect(tmp_path / "qs" / "serve.db").execute(
         "SELECT user_id FROM recommendations ORDER BY created_at").fetchall()  # answered over real HTTP
-    assert [u for (u,) in answered][:2] == ["quickstart-user-0", "quickstart-user-1"]
+    assert [u for (u,) in answered] == ["quickstart-user-0", "quickstart-user-1", "quickstart-user-2"]
+    samples = json.loads((tmp_path / "qs" / "sample_requests.json").read_text())
+    assert [s["example"][:9] for s in samples] == ["text + au", "text only", "sarcastic"]
+    assert all(s["response"]["recognition"]["fusion_weights"] for s in samples)
     assert (tmp_path / "qs" / "train" / "bundle" / "bundle.json").is_file()
-    assert (tmp_path / "qs" / "report" / "report.md").is_file()
     assert (Path(tmp_path) / "qs" / "corpus" / "_SYNTHETIC.md").is_file()
+
+    report_dir = tmp_path / "qs" / "report"
+    report = (report_dir / "report.md").read_text()
+    for section in ("## Stages", "## Data and quarantine", "## MMEI vs baselines", "### Learning curves",
+                    "### Confusion matrices", "### Fusion weights", "### Modality ablation", "### Robustness",
+                    "## W&B", "SYNTHETIC"):
+        assert section in report, section
+    for image in ("learning_curves", "confusion_emotion", "confusion_intent", "fusion_weights", "ablation",
+                  "robustness"):
+        assert f"({image}.png)" in report and (report_dir / f"{image}.png").stat().st_size > 1000, image
+    for model in ("mmei", "mult", "early_fusion", "late_fusion", "text_only"):
+        assert f"| {model} |" in report, model
+    for reason in ("audio_undecodable", "image_undecodable", "unknown_label", "no_modality"):
+        assert f"| {reason} | 1 |" in report, reason  # the planted corrupt rows, each quarantined
+    assert "| **total** |" in report and "offline-run-" in report
 
 
 def test_data_import_then_prepare_on_an_embedded_cluster(tmp_path):
