@@ -42,10 +42,10 @@ PROFILE_PRIOR_EVENTS = 3.0
 
 @dataclass
 class RankerWeights:
-    affect: float = 1.0
-    intent: float = 1.0
-    content: float = 0.5
-    profile: float = 0.5
+    affect: float = 1.0  # weight of the affect match (congruent or regulating)
+    intent: float = 1.0  # weight of intent affinity
+    content: float = 0.5  # weight of text-to-item similarity
+    profile: float = 0.5  # weight of the user's stored feedback
 
 
 @dataclass

@@ -20,9 +20,9 @@ DEFAULT_INTENTS = [
 
 @dataclass
 class LabelSpaces:
-    emotion: list[str] = field(default_factory=lambda: list(DEFAULT_EMOTIONS))
-    sentiment: list[str] = field(default_factory=lambda: list(DEFAULT_SENTIMENTS))
-    intent: list[str] = field(default_factory=lambda: list(DEFAULT_INTENTS))
+    emotion: list[str] = field(default_factory=lambda: list(DEFAULT_EMOTIONS))  # MELD's 7 emotions
+    sentiment: list[str] = field(default_factory=lambda: list(DEFAULT_SENTIMENTS))  # negative, neutral, positive
+    intent: list[str] = field(default_factory=lambda: list(DEFAULT_INTENTS))  # 8 AIGC consumption intents
 
     def __post_init__(self) -> None:
         for head in HEADS:

@@ -21,11 +21,11 @@ DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog" / "synthetic-catal
 class Limits:
     """Request limits: past these a request gets a 4xx, never a slow or crashed server."""
 
-    max_body_bytes: int = 8 * 1024 * 1024
-    max_audio_seconds: float = 10.0
-    max_frames: int = 8
-    max_text_chars: int = 2000
-    max_k: int = 50
+    max_body_bytes: int = 8 * 1024 * 1024  # larger bodies get 413
+    max_audio_seconds: float = 10.0  # longer audio gets 422
+    max_frames: int = 8  # more frames get 422
+    max_text_chars: int = 2000  # longer text gets 422
+    max_k: int = 50  # k above this gets 422
 
 
 @dataclass
@@ -33,18 +33,18 @@ class Replicas:
     """Replicas and logical CPUs per deployment. Fractional CPUs let the whole graph
     share a 2-core machine; on a cluster raise replicas (and set GPUs per replica)."""
 
-    text_encoder: int = 1
-    audio_encoder: int = 1
-    visual_encoder: int = 1
-    fusion: int = 1
-    ranker: int = 1
-    ingress: int = 1
-    cpus_per_replica: float = 0.1
-    gpus_per_encoder: float = 0.0
+    text_encoder: int = 1  # TextEncoder replicas
+    audio_encoder: int = 1  # AudioEncoder replicas
+    visual_encoder: int = 1  # VisualEncoder replicas
+    fusion: int = 1  # Fusion replicas
+    ranker: int = 1  # Ranker replicas
+    ingress: int = 1  # FastAPI ingress replicas
+    cpus_per_replica: float = 0.1  # logical CPUs per replica
+    gpus_per_encoder: float = 0.0  # GPUs per encoder and fusion replica (0: CPU)
     # In-flight requests per replica before the router queues. Serve's default (5) made
     # the proxy and handles spin in backoff at 16 concurrent users on this machine.
     ingress_max_ongoing: int = 64
-    model_max_ongoing: int = 16
+    model_max_ongoing: int = 16  # the same, for the model deployments
 
 
 @dataclass
@@ -54,14 +54,14 @@ class ServeConfig:
     ranker_bundle: str = ""  # a `mmei train-ranker` bundle, for variants with ranker: learned
     store_url: str = "sqlite:///mmei-serve.db"  # any SQLAlchemy URL; PostgreSQL in production
     host: str = "127.0.0.1"  # never 0.0.0.0 by default
-    port: int = 8000
+    port: int = 8000  # HTTP port of the Serve proxy
     api_key_env: str = "MMEI_API_KEY"  # when this env var is set, /v1/feedback and /v1/admin/* need X-API-Key
     access_logs: bool = False  # per-request logs cost 20-30% throughput on small machines
     limits: Limits = field(default_factory=Limits)
     replicas: Replicas = field(default_factory=Replicas)
     ranker: RankerWeights = field(default_factory=RankerWeights)
-    variants: list[Variant] = field(default_factory=lambda: [Variant()])
-    ab_salt: str = "mmei-ab"
+    variants: list[Variant] = field(default_factory=lambda: [Variant()])  # A/B arms: name, fraction, strategy, ranker (default: one control arm)
+    ab_salt: str = "mmei-ab"  # salt of the user → variant hash; change it to reshuffle assignments
 
     def __post_init__(self) -> None:
         check_variants(self.variants)
