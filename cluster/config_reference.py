@@ -67,7 +67,10 @@ def rows(cls: type, instance: Any, prefix: str = "") -> list[str]:
             continue
         meaning = comments.get(item.name, "").replace("|", "\\|")
         type_name = str(item.type).replace("|", "or")
-        lines.append(f"| `{key}` | {type_name} | `{default_text(value)}` | {meaning} |")
+        # the declared default, not the instance's: __post_init__ may resolve paths
+        # against the current folder, which would make the reference depend on it
+        declared = item.default if item.default is not dataclasses.MISSING else item.default_factory()
+        lines.append(f"| `{key}` | {type_name} | `{default_text(declared)}` | {meaning} |")
     return lines
 
 
