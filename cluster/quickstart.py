@@ -136,9 +136,12 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
             if compare_seeds:
                 comparison = run_compare(config, features, workdir / "compare", compare_seeds,
                                          echo=lambda line: print("   " + line), reuse={("mmei", 0): trained})
-        report = write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
-                                  manifest=manifest, features=features, comparison=comparison, evaluation=evaluation,
-                                  wandb_dir=trained.wandb_offline_dir)
+        def write_report() -> Path:  # now, so a failed Serve start still leaves it; again with every stage's time
+            return write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
+                                    manifest=manifest, features=features, comparison=comparison,
+                                    evaluation=evaluation, wandb_dir=trained.wandb_offline_dir)
+
+        report = write_report()
         print(f"   run report: {report}")
 
         with stage(f"5/6 deploy the Serve graph on 127.0.0.1:{port}"):
@@ -155,9 +158,7 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
                     show(title, row, answer)
                     answers.append({"example": title, "sample_id": row["sample_id"], "response": answer})
                 (workdir / "sample_requests.json").write_text(json.dumps(answers, indent=2))
-            write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
-                             manifest=manifest, features=features, comparison=comparison, evaluation=evaluation,
-                             wandb_dir=trained.wandb_offline_dir)
+            write_report()
             print(f"\nquickstart done in {sum(stage.seconds.values()):.0f}s. Outputs: {workdir}")
             print(f"Run report: {report}")
             if comparison:
