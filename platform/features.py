@@ -94,7 +94,10 @@ def log_mel(waveform: np.ndarray, features: FeatureConfig) -> np.ndarray:
     index = np.arange(win)[None, :] + hop * np.arange(count)[:, None]
     frames = padded[index] * np.hanning(win).astype(np.float32)
     power = np.abs(np.fft.rfft(frames, n=n_fft, axis=1)) ** 2
-    mel = power @ mel_filterbank(features.sample_rate, n_fft, features.n_mels)
+    # float64 accumulation: a float32 matmul's last bit depends on how many BLAS threads
+    # split it (Ray actors run 1, a notebook 2+); rounded to float32 afterwards, every
+    # process computes the same features.
+    mel = power.astype(np.float64) @ mel_filterbank(features.sample_rate, n_fft, features.n_mels).astype(np.float64)
     return ((np.log(mel + 1e-6) - LOG_MEL_OFFSET) / LOG_MEL_SCALE).astype(np.float32)
 
 
