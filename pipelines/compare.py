@@ -111,7 +111,9 @@ def compare_markdown(result: dict[str, Any]) -> str:
 def compare_sections(result: dict[str, Any]) -> list[str]:
     """The budget line, the mean ± std table and the verdict, as Markdown lines."""
     lines = [f"Budget: {result['budget']['epochs']} epochs, batch {result['budget']['batch_size']} per worker × "
-             f"{result['budget']['num_workers']} workers, lr {result['budget']['lr']}.", "",
+             f"{result['budget']['num_workers']} workers, lr {result['budget']['lr']} (pretrained encoders "
+             f"{result['budget']['encoder_lr']}), warmup {result['budget']['warmup_ratio']:.0%} of steps, bundle from "
+             f"the {result['budget']['select']} val epoch.", "",
              "| model | parameters | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     for kind, columns in result["summary"].items():
         cells = [f"{mean:.4f} ± {std:.4f}" for mean, std in columns.values()]

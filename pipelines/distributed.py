@@ -30,27 +30,19 @@ def steps_per_epoch(train: TrainConfig, train_rows: int) -> int:
     return max(1, math.ceil(per_worker / train.batch_size) // train.grad_accum)
 
 
-def deepspeed_config(train: TrainConfig, total_steps: int) -> dict[str, Any]:
-    """ZeRO stage, precision, accumulation, clipping and a linear warmup-decay schedule."""
+def deepspeed_config(train: TrainConfig) -> dict[str, Any]:
+    """ZeRO stage, precision, accumulation and clipping.
+
+    The optimizer and the schedule are not here: they are client objects built by
+    `pipelines/recipe.py` (parameter groups with their own learning rates), so no
+    DeepSpeed optimizer op is compiled at worker start.
+    """
     return {
         "train_micro_batch_size_per_gpu": train.batch_size,
         "gradient_accumulation_steps": train.grad_accum,
         "gradient_clipping": train.clip,
         "zero_optimization": {"stage": train.zero_stage},
         "bf16": {"enabled": train.dtype == "bf16"},
-        "optimizer": {
-            "type": "AdamW",
-            # torch_adam must sit inside params (DeepSpeed ignores it a level up); on CPU it
-            # avoids a 100 s JIT build of fused_adam. GPUs use the fused kernel.
-            "params": {"lr": train.lr, "weight_decay": train.weight_decay, "torch_adam": not train.use_gpu},
-        },
-        "scheduler": {
-            "type": "WarmupDecayLR",
-            "params": {"warmup_min_lr": 0.0, "warmup_max_lr": train.lr, "warmup_type": "linear",
-                       # DeepSpeed refuses 0; one step of warmup is as good as none
-                       "warmup_num_steps": max(1, min(train.warmup_steps, total_steps - 1)),
-                       "total_num_steps": max(total_steps, 2)},
-        },
         "steps_per_print": 1 << 30,
         "wall_clock_breakdown": False,
     }

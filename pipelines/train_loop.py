@@ -26,8 +26,9 @@ import torch.distributed as dist
 from mmei.pipelines.distributed import deepspeed_config, disable_cpu_jit_ops
 from mmei.pipelines.export import DS_TAG, STATE_FILE
 from mmei.pipelines.feature_dataset import FeatureCollate
+from mmei.pipelines.recipe import make_optimizer, make_scheduler, parameter_groups
 from mmei.pipelines.wandb_logging import offline_run_dir, open_run
-from mmei.platform.config import config_from_dict
+from mmei.platform.config import TrainConfig, config_from_dict
 from mmei.platform.loss import joint_loss
 from mmei.platform.metrics import joint_metrics
 from mmei.platform.models.build import build_model
@@ -35,9 +36,26 @@ from mmei.platform.predict import collect_outputs
 
 
 
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """One seed per (run seed, epoch, rank): a resumed epoch replays the same draws."""
+    return (seed * 100_003 + epoch * 1_009 + rank) % (1 << 32)
+
+
 def seed_everything(seed: int, epoch: int, rank: int) -> None:
-    torch.manual_seed(seed * 100_003 + epoch * 1_009 + rank)
-    np.random.seed((seed * 100_003 + epoch * 1_009 + rank) % (1 << 32))
+    torch.manual_seed(epoch_seed(seed, epoch, rank))
+    np.random.seed(epoch_seed(seed, epoch, rank))
+
+
+def epoch_batches(shard, train: TrainConfig, epoch: int, rank: int):
+    """This rank's training batches for one epoch.
+
+    A row-sized shuffle buffer, re-seeded per epoch and rank: rows that arrive grouped
+    (by label, by source) are mixed before they form batches, and a resumed epoch
+    replays the same order.
+    """
+    return shard.iter_torch_batches(batch_size=train.batch_size, collate_fn=FeatureCollate(),
+                                    local_shuffle_buffer_size=train.shuffle_buffer_rows,
+                                    local_shuffle_seed=epoch_seed(train.seed, epoch, rank))
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -58,6 +76,13 @@ def validate(engine, dataset, dtype: torch.dtype, rank: int) -> dict[str, float]
     batches = dataset.iter_torch_batches(batch_size=64, collate_fn=FeatureCollate())
     outputs = collect_outputs(lambda batch: engine(to_device(batch, engine.device, dtype)), batches)
     return joint_metrics(outputs.probabilities, outputs.labels, prefix="val_") if rank == 0 else {}
+
+
+def learning_rates(engine) -> dict[str, float]:
+    """The current learning rate of the heads and of the top pretrained layer (the recipe's
+    other groups follow them by fixed factors)."""
+    return {f"lr_{group['name']}": float(group["lr"]) for group in engine.optimizer.param_groups
+            if group.get("name") in ("head", "encoder")}
 
 
 def broadcast(value: Any) -> Any:
@@ -83,9 +108,10 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
 
     torch.manual_seed(train.seed)  # identical initial weights on every rank
     model = build_model(config)
+    on_cuda = torch.cuda.is_available() and train.use_gpu
     engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=[p for p in model.parameters() if p.requires_grad],
-        config=deepspeed_config(train, loop_config["total_steps"]))
+        model=model, model_parameters=parameter_groups(model, train), optimizer=make_optimizer(train, on_cuda),
+        lr_scheduler=make_scheduler(train, loop_config["total_steps"]), config=deepspeed_config(train))
     dtype = torch.bfloat16 if train.dtype == "bf16" else torch.float32
 
     state: dict[str, Any] = {"epoch": -1, "global_step": 0, "history": []}
@@ -105,10 +131,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         started = time.perf_counter()
         engine.train()
         loss_sum, batches, samples = 0.0, 0, 0
-        batches_iter = train_data.iter_torch_batches(batch_size=train.batch_size, collate_fn=FeatureCollate(),
-                                                      local_shuffle_buffer_size=4 * train.batch_size,
-                                                      local_shuffle_seed=train.seed * 1_000 + epoch)
-        for step, batch in enumerate(batches_iter):
+        for step, batch in enumerate(epoch_batches(train_data, train, epoch, rank)):
             maybe_fail(train.inject_failure_at, epoch, step, rank, Path(loop_config["fault_marker"]))
             batch = to_device(batch, engine.device, dtype)
             loss, _ = joint_loss(engine(batch), batch)
@@ -121,7 +144,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         metrics = broadcast(validate(engine, val_data, dtype, rank))
         metrics.update({"epoch": epoch, "train_loss": float(totals[0] / max(totals[1], 1)),
                         "samples_per_s": float(totals[2] / elapsed), "epoch_seconds": elapsed,
-                        "lr": float(engine.get_lr()[0])})
+                        **learning_rates(engine)})
         state = {**state, "epoch": epoch, "global_step": state["global_step"] + batches,
                  "history": state["history"] + [metrics]}
         if rank == 0:

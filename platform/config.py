@@ -171,10 +171,19 @@ class TrainConfig:
     batch_size: int = 16  # per worker per step (DeepSpeed micro-batch)
     grad_accum: int = 1  # micro-batches per optimizer step
     epochs: int = 3  # passes over the train split
-    lr: float = 3e-4  # peak learning rate (AdamW), after warmup
-    weight_decay: float = 0.01  # AdamW weight decay
-    warmup_steps: int = 10  # linear warmup, then linear decay to 0
+    # The fine-tuning recipe (pipelines/recipe.py): two learning rates, decay only on
+    # matrices, warmup as a share of all steps, optional layer-wise decay for BERT.
+    lr: float = 3e-4  # peak learning rate of everything trained from scratch: fusion, heads, conv/CNN encoders
+    encoder_lr: float = 5e-5  # peak learning rate of pretrained encoders (BERT, Wav2Vec2, ViT): a fine-tuning rate
+    layer_decay: float = 1.0  # BERT layer-wise lr decay: layer i of L gets encoder_lr * layer_decay**(L - i); 1 = off
+    weight_decay: float = 0.01  # AdamW weight decay, on weight matrices only (never biases or norms)
+    warmup_ratio: float = 0.1  # linear warmup over this share of all optimizer steps, then linear decay to 0
     clip: float = 1.0  # gradient-norm clip
+    # Rows each worker shuffles at a time, re-seeded every epoch (a resume reproduces
+    # it). Preparation already writes rows in a seeded random order; this buffer makes
+    # every epoch's order differ. Memory: this many feature rows per worker.
+    shuffle_buffer_rows: int = 4096
+    select: str = "best"  # the bundle comes from: best (highest val macro-F1 epoch) | last (the final epoch)
     seed: int = 0  # weights, shuffling and modality dropout; reruns reproduce
     max_failures: int = 1  # worker-group restarts from the last checkpoint
     # Read the feature shards once into the object store before training, so epochs
@@ -192,6 +201,13 @@ class TrainConfig:
                                                                             "STRICT_SPREAD"))
         if self.num_workers < 1 or self.batch_size < 1 or self.grad_accum < 1 or self.epochs < 1:
             raise ValueError("train.num_workers, batch_size, grad_accum and epochs must be >= 1")
+        _check_choice("train.select", self.select, ("best", "last"))
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise ValueError(f"train.layer_decay must be in (0, 1], got {self.layer_decay}")
+        if self.shuffle_buffer_rows < 1:
+            raise ValueError("train.shuffle_buffer_rows must be >= 1")
         if self.inject_failure_at and not all(p.isdigit() for p in self.inject_failure_at.split(":")):
             raise ValueError(f"train.inject_failure_at must look like EPOCH:STEP, got {self.inject_failure_at!r}")
 

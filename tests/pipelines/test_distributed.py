@@ -3,23 +3,22 @@ from mmei.pipelines.distributed import deepspeed_config, scaling_config, steps_p
 from mmei.platform.config import load_config
 
 
-def test_gpu_preset_trains_bf16_on_one_gpu_per_worker():
+def test_base_preset_asks_for_one_gpu_per_worker_and_bf16():
     train = load_config("base").train
     scaling = scaling_config(train)
     assert scaling.use_gpu and scaling.num_workers == 8
     assert scaling.resources_per_worker == {"CPU": train.cpus_per_worker, "GPU": 1.0}
-    ds = deepspeed_config(train, total_steps=1000)
+    ds = deepspeed_config(train)
     assert ds["bf16"] == {"enabled": True}
     assert ds["zero_optimization"] == {"stage": 2} and ds["gradient_accumulation_steps"] == 2
-    assert ds["optimizer"]["params"]["torch_adam"] is False  # fused Adam on GPU
-    assert ds["scheduler"]["params"]["warmup_num_steps"] == 500 and ds["gradient_clipping"] == 1.0
+    assert ds["gradient_clipping"] == 1.0
 
 
-def test_cpu_preset_trains_fp32_with_torch_adam_and_fractional_cpus():
+def test_tiny_preset_trains_fp32_on_fractional_cpus():
     train = load_config("tiny").train
-    ds = deepspeed_config(train, total_steps=30)
+    ds = deepspeed_config(train)
     assert not scaling_config(train).use_gpu and scaling_config(train).resources_per_worker == {"CPU": 0.5}
-    assert ds["bf16"] == {"enabled": False} and ds["optimizer"]["params"]["torch_adam"] is True
+    assert ds["bf16"] == {"enabled": False}
     assert ds["train_micro_batch_size_per_gpu"] == 16
 
 

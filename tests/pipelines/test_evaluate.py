@@ -10,7 +10,7 @@ from mmei.pipelines.report import write_eval_report
 from mmei.pipelines.train import run_training
 from mmei.platform.config import load_config
 
-QUICK = ["train.epochs=1", "train.batch_size=8", "train.warmup_steps=2"]
+QUICK = ["train.epochs=1", "train.batch_size=8", "train.warmup_ratio=0.1"]
 
 
 @pytest.fixture(scope="module")
