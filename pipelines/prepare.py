@@ -1,8 +1,16 @@
 """Ray Data preparation: modality shards → feature shards, with bad rows quarantined.
 
-    read_parquet ─► map_batches(ShardFeaturizer) ─► materialize ─┬► filter(ok)  ─► OUTPUT/*.parquet
-                    (validate, featurize, label ids)             └► filter(bad) ─► OUTPUT/_quarantine/
-                                                                   then OUTPUT/manifest.json
+    read_parquet ─► sort(hash(seed, sample_id)) ─► map_batches(ShardFeaturizer) ─► materialize ─┐
+                    (seeded random order)            (validate, featurize, label ids)              │
+        ┌─────────────────────────────────────────────────────────────────────────────────────────┘
+        ├► filter(ok)  ─► OUTPUT/*.parquet
+        └► filter(bad) ─► OUTPUT/_quarantine/        then OUTPUT/manifest.json
+
+Rows are written in a seeded random order by default: real corpora arrive grouped
+by label or source, and shards that keep that order give training batches of one
+class. The order is a sort on a hash of (seed, sample_id), so it does not depend on
+how Ray schedules the tasks: the same seed gives the same order. `keep_order`
+(`--keep-order`) writes rows in input order instead.
 
 One stateful UDF does validation and featurization in a single pass, so media are
 decoded once. Its output carries both kinds of row: good rows get feature tensors,
@@ -18,6 +26,7 @@ stream the two writes instead.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from contextlib import contextmanager
@@ -40,6 +49,7 @@ from mmei.platform.validation import Rejection, check_row
 MEDIA_COLUMNS = ("audio", "frames", "audio_features", "visual_features")
 TENSOR_COLUMNS = ("input_ids", "attention_mask", "audio", "audio_mask", "frames", "frame_mask", "present")
 FEATURE_PREFIX = "x_"  # tensor columns while rows are mixed; the prefix goes at write time
+ORDER_KEY = "_order_key"  # the seeded sort key; dropped before featurization
 
 
 class DataInputError(UserInputError):
@@ -140,6 +150,21 @@ def tensor_column(values: np.ndarray) -> pa.Array:
     return ArrowTensorArray.from_numpy(values)
 
 
+def order_keys(table: pa.Table, seed: int) -> pa.Table:
+    """map_batches UDF: a 63-bit hash of (seed, sample_id, split) per row, the shuffle's sort key."""
+    ids = table.column("sample_id").to_pylist()
+    splits = table.column("split").to_pylist()
+    keys = [int.from_bytes(hashlib.blake2b(f"{seed}\x00{i}\x00{s}".encode(), digest_size=8).digest(), "big") >> 1
+            for i, s in zip(ids, splits)]
+    return table.append_column(ORDER_KEY, pa.array(keys, pa.int64()))
+
+
+def seeded_order(dataset: ray.data.Dataset, seed: int) -> ray.data.Dataset:
+    """The rows in a random order fixed by `seed`, whatever the block layout or scheduling."""
+    return (dataset.map_batches(order_keys, fn_kwargs={"seed": seed}, batch_format="pyarrow")
+            .sort(ORDER_KEY).drop_columns([ORDER_KEY]))
+
+
 FEATURIZER_CPUS = 0.5  # fractional: whole-CPU actors on a 2-CPU node starve the read tasks (a hang)
 
 
@@ -179,14 +204,20 @@ def check_inputs(input_dir: Path, output_dir: Path) -> list[dict[str, Any]]:
 
 
 def prepare(input_dir: Path, output_dir: Path, config: Config, batch_size: int = 32,
-            rows_per_file: int = 1000, echo: Callable[[str], None] = print) -> dict[str, Any]:
+            rows_per_file: int = 1000, echo: Callable[[str], None] = print, seed: int = 0,
+            keep_order: bool = False) -> dict[str, Any]:
     """Check the inputs, then run the preparation on the current Ray cluster."""
-    return run_preparation(check_inputs(input_dir, output_dir), output_dir, config, batch_size, rows_per_file, echo)
+    return run_preparation(check_inputs(input_dir, output_dir), output_dir, config, batch_size, rows_per_file, echo,
+                           seed, keep_order)
 
 
 def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Config, batch_size: int = 32,
-                    rows_per_file: int = 1000, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Returns the manifest; raises DataLossError if any row is unaccounted for."""
+                    rows_per_file: int = 1000, echo: Callable[[str], None] = print, seed: int = 0,
+                    keep_order: bool = False) -> dict[str, Any]:
+    """Returns the manifest; raises DataLossError if any row is unaccounted for.
+
+    Rows come out in a random order fixed by `seed`, or in input order with `keep_order`.
+    """
     started = time.perf_counter()
     files = [item["path"] for item in inputs]
     rows_in = sum(item["rows"] for item in inputs)
@@ -194,8 +225,13 @@ def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Conf
 
     pool = actor_pool_size()
     with small_read_blocks(inputs, pool):
+        rows = ray.data.read_parquet(files)
+        if keep_order:  # exactly: blocks leave the featurizer pool in input order, not as they finish
+            rows.context.execution_options.preserve_order = True
+        else:
+            rows = seeded_order(rows, seed)
         mixed = (
-            ray.data.read_parquet(files)
+            rows
             .map_batches(ShardFeaturizer, fn_constructor_kwargs={"config": config.to_dict()},
                          batch_size=batch_size, batch_format="pyarrow",
                          compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=FEATURIZER_CPUS)
@@ -212,11 +248,12 @@ def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Conf
     original = [c for c in mixed.columns() if not c.startswith(FEATURE_PREFIX) and c not in label_ids]
     if bad.count():
         bad.select_columns(original).write_parquet(str(quarantine_dir))
-    return write_manifest(output_dir, quarantine_dir, inputs, config, time.perf_counter() - started, echo)
+    order = "input" if keep_order else f"shuffled (seed {seed})"
+    return write_manifest(output_dir, quarantine_dir, inputs, config, time.perf_counter() - started, echo, order)
 
 
 def write_manifest(output_dir: Path, quarantine_dir: Path, inputs: list[dict[str, Any]], config: Config,
-                   elapsed: float, echo: Callable[[str], None]) -> dict[str, Any]:
+                   elapsed: float, echo: Callable[[str], None], row_order: str = "input") -> dict[str, Any]:
     outputs = sorted(output_dir.glob("*.parquet"))
     rows_out = sum(pq.read_metadata(p).num_rows for p in outputs)
     reasons: dict[str, int] = {}
@@ -233,6 +270,7 @@ def write_manifest(output_dir: Path, quarantine_dir: Path, inputs: list[dict[str
         "rows_quarantined": rows_quarantined,
         "reasons": dict(sorted(reasons.items())),
         "synthetic": synthetic,
+        "row_order": row_order,
         "config_hash": config.fingerprint("features", "labels"),
         "features": config.to_dict()["features"],
         "labels": config.to_dict()["labels"],

@@ -11,11 +11,11 @@ import pytest
 from ray.train import TrainingFailedError
 
 from mmei.pipelines.evaluate import evaluate_model
-from mmei.pipelines.train import run_training
+from mmei.pipelines.train import run_training, selected_epoch
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import load_config
 
-TINY = ["train.epochs=2", "train.batch_size=8", "train.warmup_steps=4"]
+TINY = ["train.epochs=2", "train.batch_size=8", "train.warmup_ratio=0.15"]
 
 
 def config(*extra):
@@ -46,7 +46,27 @@ def test_zero2_lowers_the_loss_and_writes_its_outputs(reference):
     assert curve[2] < 0.97 * curve[0], curve
     assert json.loads((out / "history.json").read_text()) == result.history
     assert (out / "bundle" / "weights.safetensors").is_file()
+    # each parameter group logs its own learning rate: BERT's and the heads'
+    assert result.history[0]["lr_head"] > 0 and result.history[0]["lr_encoder"] > 0
     assert result.wandb_offline_dir and list(__import__("pathlib").Path(result.wandb_offline_dir).glob("*.wandb"))
+
+
+def test_bundle_comes_from_the_best_validation_epoch(features, reference):
+    out, result = reference
+    best = max(result.history, key=lambda h: h["val_macro_f1_mean"])
+    selected = json.loads((out / "run.json").read_text())["selected"]
+    assert selected == {"select": "best", "metric": "val_macro_f1_mean", "epoch": best["epoch"],
+                        "value": best["val_macro_f1_mean"]}
+    metrics, _ = evaluate_model(load_bundle(result.bundle).model, features, "val")
+    assert metrics["macro_f1_mean"] == pytest.approx(best["val_macro_f1_mean"], abs=1e-4)
+    assert metrics["loss"] == pytest.approx(best["val_loss"], abs=1e-4)
+
+
+def test_selection_rule_picks_the_first_best_epoch_or_the_last():
+    history = [{"epoch": 0, "val_macro_f1_mean": 0.2}, {"epoch": 1, "val_macro_f1_mean": 0.5},
+               {"epoch": 2, "val_macro_f1_mean": 0.5}, {"epoch": 3, "val_macro_f1_mean": 0.4}]
+    assert selected_epoch(history, "best") == 1
+    assert selected_epoch(history, "last") == 3
 
 
 def test_resume_reproduces_the_uninterrupted_run(features, reference, tmp_path):
