@@ -1,8 +1,8 @@
 """The `mmei` command. Only verbs that work exist; each later stage adds its own.
 
     mmei data synth --out DIR [--samples N] [--seed S] [--config tiny] [key=value ...]
-    mmei data import --format mmsa|mintrec|meld|folder --input PATH --output DIR
-    mmei data prepare --input DIR --output DIR [--config tiny] [--address ADDR] [key=value ...]
+    mmei data import --format mmsa|mintrec|meld|folder|table --input PATH --output DIR [--text-column C] ...
+    mmei data prepare --input DIR --output DIR [--config tiny] [--seed S] [--keep-order] [--address ADDR] [key=value ...]
     mmei train --data FEATURES --output DIR [--config tiny] [--resume] [--address ADDR] [key=value ...]
     mmei eval --bundle DIR --data FEATURES --output DIR [--split test]
     mmei eval --compare --data FEATURES --output DIR [--seeds 3] [--config tiny] [key=value ...]
@@ -20,6 +20,7 @@
     mmei bench data [--samples N]
     mmei bench train [--samples N]
     mmei bench serve [--requests N]
+    mmei bench text [--output DIR] [--epochs 2] [--seeds 2] [key=value ...]
 
 Errors in what the user gave (a config key, a file) print one line naming it and
 exit with status 2; they never print a traceback.
@@ -54,12 +55,34 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def table_options(args: argparse.Namespace) -> dict | None:
+    """The table format's column options; other formats refuse them."""
+    from mmei.pipelines.sources.table import parse_label_columns
+
+    flags = {"text_column": "--text-column", "label_columns": "--label-column", "split_column": "--split-column",
+             "id_column": "--id-column", "audio_column": "--audio-column", "image_column": "--image-column"}
+    given = {key: getattr(args, flag[2:].replace("-", "_")) for key, flag in flags.items()}
+    if args.format != "table":
+        used = [flags[key] for key, value in given.items() if value]
+        if used:
+            raise UserInputError(f"{', '.join(used)} only apply to --format table")
+        return None
+    options = {key: value for key, value in given.items() if value}
+    if args.label_column:
+        options["label_columns"] = parse_label_columns(args.label_column)
+    return options
+
+
 def cmd_data_import(args: argparse.Namespace) -> int:
     from mmei.pipelines.sources.importers import import_dataset
 
-    report = import_dataset(args.format, Path(args.input), Path(args.output))
+    report = import_dataset(args.format, Path(args.input), Path(args.output), table_options(args))
     print(f"imported {report['rows']} {args.format} samples to {args.output}: splits {report['splits']}, "
           f"present {report['present']}, labelled {report['labelled']}")
+    if report["text_tokens"]:
+        lengths = report["text_tokens"]
+        print(f"text length in tokens: p50 {lengths['p50']}, p95 {lengths['p95']}, p99 {lengths['p99']}, "
+              f"max {lengths['max']}")
     if report["prepare_overrides"]:
         print(f"prepare with: mmei data prepare --input {args.output} --output FEATURES "
               f"{' '.join(report['prepare_overrides'])}")
@@ -73,7 +96,8 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
     config = load_config(args.config, list(args.overrides))
     inputs = check_inputs(Path(args.input), Path(args.output))  # fail fast, before starting Ray
     with ray_session(args.address):
-        run_preparation(inputs, Path(args.output), config, batch_size=args.batch_size)
+        run_preparation(inputs, Path(args.output), config, batch_size=args.batch_size, seed=args.seed,
+                        keep_order=args.keep_order)
     return 0
 
 
@@ -308,6 +332,15 @@ def cmd_bench_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_text(args: argparse.Namespace) -> int:
+    from mmei.cluster.bench_text import run_bench
+
+    if args.seeds < 1 or args.epochs < 1:
+        raise UserInputError("--seeds and --epochs must be >= 1")
+    run_bench(Path(args.output), args.epochs, args.seeds, list(args.overrides))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmei", description="Train, tune and serve MMEI on Ray.")
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -323,9 +356,19 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(run=cmd_data_synth)
 
     imp = data_verbs.add_parser("import", help="known dataset layouts → modality shards")
-    imp.add_argument("--format", required=True, choices=["mmsa", "mintrec", "meld", "folder"])
-    imp.add_argument("--input", required=True, help="a pickle (mmsa) or a folder (mintrec, meld, folder)")
+    imp.add_argument("--format", required=True, choices=["mmsa", "mintrec", "meld", "folder", "table"])
+    imp.add_argument("--input", required=True,
+                     help="a pickle (mmsa), a folder (mintrec, meld, folder) or a .csv/.tsv/.jsonl/.parquet (table)")
     imp.add_argument("--output", required=True, help="new folder for the modality shards")
+    imp.add_argument("--text-column", help="table: the text column (default: text)")
+    imp.add_argument("--label-column", action="append", metavar="HEAD=COLUMN",
+                     help="table: a label column per head, repeatable (default: columns named emotion, sentiment, "
+                          "intent)")
+    imp.add_argument("--split-column", help="table: train/val/test per row (default: split; without one, a "
+                                            "seeded 80/10/10 split by id)")
+    imp.add_argument("--id-column", help="table: the sample id (default: sample_id or id, else the row number)")
+    imp.add_argument("--audio-column", help="table: audio file paths, relative to the table")
+    imp.add_argument("--image-column", help="table: image file paths relative to the table; several joined by ;")
     imp.set_defaults(run=cmd_data_import)
 
     catalog = data_verbs.add_parser("synth-catalog", help="write a SYNTHETIC AIGC catalog (CSV) for serving")
@@ -354,6 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--config", default="tiny", help="preset name or YAML path (default: tiny)")
     prep.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local cluster)")
     prep.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
+    prep.add_argument("--seed", type=int, default=0, help="seed of the random row order written (default: 0)")
+    prep.add_argument("--keep-order", action="store_true",
+                      help="write rows in input order instead of a seeded random order")
     prep.add_argument("overrides", nargs="*", help="key=value config overrides, e.g. features.n_mels=64")
     prep.set_defaults(run=cmd_data_prepare)
 
@@ -474,6 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench_train = bench_verbs.add_parser("train", help="Ray Train + DeepSpeed vs a raw single-process loop")
     bench_train.add_argument("--samples", type=int, default=800, help="synthetic samples (default: 800)")
     bench_train.set_defaults(run=cmd_bench_train)
+    bench_text = bench_verbs.add_parser("text", help="the text path on REAL labelled text vs TF-IDF + logistic "
+                                                     "regression, with a paired bootstrap CI")
+    bench_text.add_argument("--output", default="runs/bench-text", help="new folder for every output "
+                                                                        "(default: runs/bench-text)")
+    bench_text.add_argument("--epochs", type=int, default=2, help="epochs per training run (default: 2)")
+    bench_text.add_argument("--seeds", type=int, default=2, help="training runs, one per seed (default: 2)")
+    bench_text.add_argument("overrides", nargs="*", help="key=value overrides of the text preset")
+    bench_text.set_defaults(run=cmd_bench_text)
     bench_serve = bench_verbs.add_parser("serve", help="Serve graph vs in-process calls vs one FastAPI app")
     bench_serve.add_argument("--requests", type=int, default=100, help="requests at concurrency 1 (default: 100)")
     bench_serve.add_argument("--throughput-requests", type=int, default=320,

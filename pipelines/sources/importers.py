@@ -9,15 +9,24 @@ from mmei.pipelines.sources.meld import MeldReader
 from mmei.pipelines.sources.mintrec import read_mintrec
 from mmei.pipelines.sources.mmsa import read_mmsa
 from mmei.pipelines.sources.shards import ImportFormatError, write_shards
+from mmei.pipelines.sources.table import TableReader
 
-FORMATS = ("mmsa", "mintrec", "meld", "folder")
+FORMATS = ("mmsa", "mintrec", "meld", "folder", "table")
 
 
-def import_dataset(fmt: str, source: Path, out: Path) -> dict[str, Any]:
+def import_dataset(fmt: str, source: Path, out: Path, table: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`table` holds the table format's column options (TableReader's keyword arguments)."""
     if fmt not in FORMATS:
         raise ImportFormatError(f"unknown format {fmt!r}; one of {FORMATS}")
     if not source.exists():
         raise ImportFormatError(f"input {source} does not exist")
+    if fmt == "table":
+        if not source.is_file():
+            raise ImportFormatError(f"{source}: the table format is one file (.csv, .tsv, .jsonl or .parquet)")
+        reader = TableReader(source, **(table or {}))
+        return write_shards(reader, out, "table", notes=lambda: {"split_from": "hash of the id (80/10/10)"
+                                                                  if reader.hashed_splits else reader.split_column,
+                                                                  "label_columns": reader.label_columns})
     if fmt == "mmsa":
         if not source.is_file():
             raise ImportFormatError(f"{source}: the mmsa format is one pickle file (e.g. aligned_50.pkl)")

@@ -2,8 +2,8 @@
 
 Every importer yields plain dict rows; this writes them in MODALITY_SCHEMA, in
 `{source}-part-NNNNN.parquet` files, plus `_import.json` with what was written: rows
-per split, modalities present, label counts and pre-extracted feature widths (the
-settings `mmei data prepare` will need).
+per split, modalities present, label counts, text lengths in tokens and pre-extracted
+feature widths (the settings `mmei data prepare` will need).
 """
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmei.platform.errors import UserInputError
+from mmei.platform.features import has_text, load_tokenizer
 from mmei.platform.schema import MODALITY_SCHEMA
+
+MAX_TEXT_TOKENS = 512  # BERT's position table
 
 
 class ImportFormatError(UserInputError):
@@ -24,6 +28,40 @@ class ImportFormatError(UserInputError):
 
 def _width(matrix: Any) -> int | None:
     return len(matrix[0]) if matrix is not None and len(matrix) and len(matrix[0]) else None
+
+
+class TextLengths:
+    """Token counts of every text, with the default (MiniLM) tokenizer, counted in batches."""
+
+    def __init__(self, batch: int = 2048):
+        self.batch = batch
+        self.pending: list[str] = []
+        self.lengths: list[np.ndarray] = []
+
+    def add(self, text: str | None) -> None:
+        if has_text(text):
+            self.pending.append(text)
+            if len(self.pending) == self.batch:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            _, mask = load_tokenizer(None, MAX_TEXT_TOKENS)(self.pending)
+            self.lengths.append(mask.sum(axis=1))
+            self.pending.clear()
+
+    def summary(self) -> dict[str, int]:
+        self.flush()
+        if not self.lengths:
+            return {}
+        lengths = np.concatenate(self.lengths)
+        return {"texts": int(lengths.size), **{f"p{q}": int(np.percentile(lengths, q)) for q in (50, 95, 99)},
+                "max": int(lengths.max())}
+
+
+def suggested_text_tokens(lengths: dict[str, int]) -> int:
+    """The 95th percentile, rounded up to a multiple of 8: most texts whole, little padding."""
+    return min(MAX_TEXT_TOKENS, max(8, -(-lengths["p95"] // 8) * 8))
 
 
 def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_per_shard: int = 1000,
@@ -36,6 +74,7 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
                               "labelled": {"emotion": 0, "sentiment": 0, "intent": 0}, "feature_dims": {}, "files": []}
     schema = MODALITY_SCHEMA.with_metadata({b"mmei.source": source.encode()})
     batch: list[dict[str, Any]] = []
+    text_lengths = TextLengths()
 
     def flush() -> None:
         path = out / f"{source}-part-{len(report['files']):05d}.parquet"
@@ -48,6 +87,7 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
         report["rows"] += 1
         report["splits"][row["split"]] = report["splits"].get(row["split"], 0) + 1
         report["present"]["text"] += row["text"] is not None
+        text_lengths.add(row["text"])
         report["present"]["audio"] += row["audio"] is not None or row["audio_features"] is not None
         report["present"]["visual"] += row["frames"] is not None or row["visual_features"] is not None
         for head in report["labelled"]:
@@ -64,8 +104,11 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
     if not report["rows"]:
         raise ImportFormatError(f"no samples found for format {source!r}")
     report.update(notes() if notes else {})
+    report["text_tokens"] = text_lengths.summary()
     dims = report["feature_dims"]
     hints = []
+    if report["text_tokens"]:
+        hints.append(f"features.text_max_tokens={suggested_text_tokens(report['text_tokens'])}")
     if "audio_features" in dims:
         hints += ["features.audio_input=features", f"features.audio_feature_dim={dims['audio_features']}"]
     if "visual_features" in dims:
