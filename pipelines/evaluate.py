@@ -35,6 +35,18 @@ def evaluate_model(model: torch.nn.Module, data_dir: Path, split: str) -> tuple[
     return run_condition(model, load_batches(data_dir, split), lambda batch: batch)
 
 
+def predict_split(model: torch.nn.Module, data_dir: Path, split: str) -> tuple[list[str], Outputs]:
+    """Outputs on every row of `split`, with each row's sample id in the same order:
+    what a paired comparison with another model on the same rows needs."""
+    collate = FeatureCollate()
+    ids, batches = [], []
+    for batch in load_feature_dataset(data_dir, split).iter_batches(batch_size=64, batch_format="numpy"):
+        ids.extend(str(sample_id) for sample_id in batch["sample_id"])
+        batches.append(collate(batch))
+    model.eval()
+    return ids, collect_outputs(model, batches)
+
+
 def run_condition(model: torch.nn.Module, batches: list[Batch],
                   transform: Callable[[Batch], Batch]) -> tuple[dict[str, float], Outputs]:
     model.eval()
