@@ -95,7 +95,7 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, list(args.overrides))
     inputs = check_inputs(Path(args.input), Path(args.output))  # fail fast, before starting Ray
-    with ray_session(args.address):
+    with ray_session(args.address, quiet=not args.verbose):
         run_preparation(inputs, Path(args.output), config, batch_size=args.batch_size, seed=args.seed,
                         keep_order=args.keep_order)
     return 0
@@ -106,8 +106,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mmei.pipelines.train import run_training
 
     config = load_config(args.config, list(args.overrides))
-    with ray_session(args.address):
-        run_training(config, Path(args.data), Path(args.output), resume=args.resume)
+    with ray_session(args.address, quiet=not args.verbose):
+        run_training(config, Path(args.data), Path(args.output), resume=args.resume, show_progress=True)
     return 0
 
 
@@ -120,14 +120,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from mmei.pipelines.compare import run_compare
 
         config = load_config(args.config, list(args.overrides))
-        with ray_session(args.address):
+        with ray_session(args.address, quiet=not args.verbose):
             run_compare(config, Path(args.data), Path(args.output), args.seeds, args.models,
                         Path(args.tuned) if args.tuned else None)
         print(f"table: {Path(args.output) / 'compare.md'}")
         return 0
     if not args.bundle:
         raise UserInputError("mmei eval needs --bundle (or --compare)")
-    with ray_session(args.address):
+    with ray_session(args.address, quiet=not args.verbose):
         result = full_evaluation(Path(args.bundle), Path(args.data), args.split)
     report = write_eval_report(result, Path(args.output))
     m = result["metrics"]
@@ -141,13 +141,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from mmei.tuning.sweep import resume_sweep, run_sweep
 
     if args.resume:
-        with ray_session(args.address):
+        with ray_session(args.address, quiet=not args.verbose):
             resume_sweep(Path(args.resume))
         return 0
     if not args.data or not args.output:
         raise UserInputError("mmei tune needs --data and --output (or --resume DIR)")
     config = load_config(args.config, [f"model.type={args.model}", *args.overrides])
-    with ray_session(args.address):
+    with ray_session(args.address, quiet=not args.verbose):
         run_sweep(config, Path(args.data), Path(args.output), args.samples,
                   Path(args.space) if args.space else None, args.search, args.scheduler, args.head,
                   args.max_concurrent)
@@ -191,7 +191,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"wrote {write_deploy_config(config, Path(args.write_config))}; deploy it with `serve deploy`")
         return 0
     config.check_paths()
-    with ray_session(args.address):
+    with ray_session(args.address, quiet=not args.verbose):
         url = start(config)
         print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C stops", flush=True)
         print(f"  curl -s {url}/v1/recommend -H 'content-type: application/json' "
@@ -262,7 +262,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:
     from mmei.pipelines.train_ranker import train_ranker
 
     items, labels = catalog_and_labels(args)
-    with ray_session(args.address):
+    with ray_session(args.address, quiet=not args.verbose):
         train_ranker(store_url_of(args), Path(args.output), items, labels, args.holdout_days, args.epochs, args.seed,
                      args.emotion_blind)
     return 0
@@ -273,7 +273,7 @@ def cmd_eval_ranker(args: argparse.Namespace) -> int:
     from mmei.pipelines.eval_ranker import run_eval_ranker
 
     items, labels = catalog_and_labels(args)
-    with ray_session(args.address):
+    with ray_session(args.address, quiet=not args.verbose):
         run_eval_ranker(store_url_of(args), Path(args.output), items, labels, args.seeds, args.holdout_days, args.epochs)
     return 0
 
@@ -343,6 +343,9 @@ def cmd_bench_text(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmei", description="Train, tune and serve MMEI on Ray.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="forward Ray's, Ray Train's and DeepSpeed's own logs from the workers to the console "
+                             "(by default they stay in Ray's log folder)")
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     data = verbs.add_parser("data", help="datasets: generate, import, prepare")

@@ -4,12 +4,16 @@
     OUTPUT/bundle/        consolidated fp32 model bundle (serve / eval it), from the epoch
                           `train.select` picks: best (highest val macro-F1, default) or last
     OUTPUT/history.json   per-epoch metrics (learning curves)
-    OUTPUT/run.json       wall time, the selected epoch, and the Ray node of each worker rank
+    OUTPUT/steps.jsonl    every train.log_every optimizer steps: loss, lr, grad norm, samples/s
+                          (and peak memory, MFU on GPUs); the console's progress line reads it
+    OUTPUT/run.json       wall time, start-up time, the selected epoch, and the Ray node of each rank
     OUTPUT/wandb/         W&B run files (offline unless a key is given)
 
 `--resume` continues the run in OUTPUT from its latest checkpoint (Ray Train v2
 restores a run with the same name and storage path); without it, an OUTPUT that
-already holds a run is an error, so nothing resumes by accident.
+already holds a run is an error, so nothing resumes by accident. A resume with a
+config that changes what the run computes (the model, data, labels, schedule) is
+refused before anything starts, naming the keys.
 """
 from __future__ import annotations
 
@@ -27,7 +31,9 @@ from mmei.pipelines.distributed import scaling_config, steps_per_epoch
 from mmei.pipelines.export import STATE_FILE, bundle_from_checkpoint
 from mmei.pipelines.feature_dataset import load_feature_dataset, read_manifest
 from mmei.pipelines.train_loop import train_loop_per_worker
-from mmei.platform.config import Config
+from mmei.pipelines.train_progress import StepFollower
+from mmei.platform.config import Config, resume_differences
+from mmei.platform.console import ProgressLine
 from mmei.platform.errors import UserInputError
 
 RUN_NAME = "train"
@@ -104,10 +110,12 @@ def selected_checkpoint(result, epoch: int):
 
 
 def build_trainer(config: Config, data_dir: Path, storage: Path, run_name: str, wandb_dir: Path | None,
-                  callbacks: list | None = None, echo: Callable[[str], None] = print) -> TorchTrainer:
+                  callbacks: list | None = None, echo: Callable[[str], None] = print,
+                  steps_path: Path | None = None) -> TorchTrainer:
     """The TorchTrainer `mmei train` runs; Tune trials build theirs here too.
 
-    `wandb_dir=None` turns the loop's own W&B run off (a sweep logs per trial instead).
+    `wandb_dir=None` turns the loop's own W&B run off (a sweep logs per trial instead);
+    `steps_path=None` writes no steps.jsonl.
     """
     check_features_match(config, read_manifest(data_dir), data_dir)
     train_data, val_data = training_datasets(config, data_dir)
@@ -120,7 +128,8 @@ def build_trainer(config: Config, data_dir: Path, storage: Path, run_name: str, 
         train_loop_per_worker,
         train_loop_config={"config": config.to_dict(), "total_steps": total_steps, "run_name": run_name,
                            "wandb_dir": str(wandb_dir.resolve()) if wandb_dir else None,
-                           "fault_marker": str(storage / ".injected_failure")},
+                           "steps_path": str(steps_path.resolve()) if steps_path else None,
+                           "launched_at": time.time(), "fault_marker": str(storage / ".injected_failure")},
         scaling_config=scaling_config(train),
         run_config=RunConfig(name=RUN_NAME, storage_path=str(storage),
                              failure_config=FailureConfig(max_failures=train.max_failures),
@@ -130,14 +139,42 @@ def build_trainer(config: Config, data_dir: Path, storage: Path, run_name: str, 
     )
 
 
+def latest_checkpoint_state(run_dir: Path) -> dict[str, Any] | None:
+    """The run state in the newest checkpoint folder of a Ray Train run, if any."""
+    states = sorted((run_dir / RUN_NAME).glob(f"checkpoint_*/{STATE_FILE}"), key=lambda p: p.stat().st_mtime)
+    return json.loads(states[-1].read_text()) if states else None
+
+
+def check_resumable(config: Config, storage: Path) -> None:
+    state = latest_checkpoint_state(storage)
+    if state is None:
+        return  # nothing saved yet: the run starts over
+    differences = resume_differences(state.get("config", {}), config)
+    if differences:
+        listed = "; ".join(f"{key}: {old!r} → {new!r}" for key, (old, new) in differences.items())
+        raise UserInputError(f"cannot resume {storage.parent}: its checkpoint was trained with another config "
+                             f"({listed}); pass the same overrides, or train into a new --output")
+
+
 def run_training(config: Config, data_dir: Path, output: Path, resume: bool = False,
-                 echo: Callable[[str], None] = print) -> TrainResult:
+                 echo: Callable[[str], None] = print, show_progress: bool = False) -> TrainResult:
+    """`show_progress` draws a progress line on stdout; epoch lines go to `echo` either way."""
     started = time.perf_counter()
     storage = (output / "ray").resolve()
     if (storage / RUN_NAME).exists() and not resume:
         raise FileExistsError(f"{output} already holds a training run; pass --resume to continue it")
-    trainer = build_trainer(config, data_dir, storage, output.name, output / "wandb", echo=echo)
-    result = trainer.fit()
+    if resume:
+        check_resumable(config, storage)
+    steps_path = output / "steps.jsonl"
+    trainer = build_trainer(config, data_dir, storage, output.name, output / "wandb", echo=echo, steps_path=steps_path)
+    total_steps = trainer.train_loop_config["total_steps"]
+    bar = ProgressLine(f"train {config.model.type}", total_steps) if show_progress else None
+    follower = StepFollower(steps_path, total_steps, config.train.epochs, echo, bar)
+    follower.start()
+    try:
+        result = trainer.fit()
+    finally:
+        follower.stop()
     if result.checkpoint is None:
         raise RuntimeError(f"training finished without a checkpoint; see {storage / RUN_NAME}")
     with result.checkpoint.as_directory() as folder:
@@ -155,7 +192,8 @@ def run_training(config: Config, data_dir: Path, output: Path, resume: bool = Fa
     seconds = time.perf_counter() - started
     wandb_dir = state.get("wandb_offline_dir")
     nodes = state.get("worker_nodes", [])
-    (output / "run.json").write_text(json.dumps({"seconds": seconds, "worker_nodes": nodes, "selected": selection,
+    (output / "run.json").write_text(json.dumps({"seconds": seconds, "startup_s": state.get("startup_s"),
+                                                 "worker_nodes": nodes, "selected": selection,
                                                  "wandb_offline_dir": wandb_dir}, indent=2))
     echo(f"trained in {seconds:.0f}s on {len(nodes)} workers across {len(set(nodes))} node(s); bundle from epoch "
          f"{epoch + 1}/{config.train.epochs} ({config.train.select}: {SELECT_METRIC} {selection['value']:.4f}) "

@@ -191,6 +191,8 @@ class TrainConfig:
     # the features don't fit the cluster's object store (it spills to disk).
     materialize_data: bool = True
     wandb_project: str = "mmei"  # W&B project (runs are offline unless WANDB_API_KEY is set)
+    log_every: int = 20  # optimizer steps between step records (RUN/steps.jsonl, W&B, the console)
+    peak_tflops: float = 0.0  # one GPU's peak TFLOP/s for the MFU estimate; 0 looks it up by device name
     inject_failure_at: str = ""  # tests only: "EPOCH:STEP" crashes rank 0 there, once
 
     def __post_init__(self) -> None:
@@ -206,8 +208,8 @@ class TrainConfig:
             raise ValueError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if not 0.0 < self.layer_decay <= 1.0:
             raise ValueError(f"train.layer_decay must be in (0, 1], got {self.layer_decay}")
-        if self.shuffle_buffer_rows < 1:
-            raise ValueError("train.shuffle_buffer_rows must be >= 1")
+        if self.shuffle_buffer_rows < 1 or self.log_every < 1:
+            raise ValueError("train.shuffle_buffer_rows and train.log_every must be >= 1")
         if self.inject_failure_at and not all(p.isdigit() for p in self.inject_failure_at.split(":")):
             raise ValueError(f"train.inject_failure_at must look like EPOCH:STEP, got {self.inject_failure_at!r}")
 
@@ -236,6 +238,33 @@ class Config:
         if sections:
             data = {key: data[key] for key in sections}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Train keys a resumed run may change: where it runs and what it logs, not what it computes.
+RESUME_SAFE_KEYS = frozenset({"name", "train.max_failures", "train.inject_failure_at", "train.wandb_project",
+                              "train.log_every", "train.peak_tflops", "train.materialize_data", "train.select",
+                              "train.placement_strategy", "train.cpus_per_worker", "train.gpus_per_worker"})
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and key != "audio_hf_config" and key != "visual_hf_config":
+            flat.update(_flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def resume_differences(saved: dict[str, Any], config: Config) -> dict[str, tuple[Any, Any]]:
+    """Dotted key → (checkpoint's value, this config's value) for every key a resume must
+    keep (everything but RESUME_SAFE_KEYS); empty when the checkpoint may be resumed."""
+    if not saved:
+        return {"config": ("not recorded in the checkpoint", "this run's")}
+    before, now = _flatten(saved), _flatten(config.to_dict())
+    return {key: (before.get(key), now.get(key)) for key in sorted(set(before) | set(now))
+            if key not in RESUME_SAFE_KEYS and before.get(key) != now.get(key)}
 
 
 def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:

@@ -18,10 +18,10 @@ def drop_modalities(present: torch.Tensor, rate: float, generator: torch.Generat
         return present
     keep = torch.rand(present.shape, generator=generator, device=present.device) >= rate
     dropped = present & keep
+    # Rows that lost everything get one present modality back. Computed for every row,
+    # with no `if emptied.any()`: a branch on a device value is a host sync each step.
     emptied = present.any(dim=1) & ~dropped.any(dim=1)
-    if emptied.any():
-        noise = torch.rand(present.shape, generator=generator, device=present.device)
-        choice = (noise * present).argmax(dim=1)
-        rescue = torch.nn.functional.one_hot(choice, present.shape[1]).bool() & emptied[:, None]
-        dropped = dropped | rescue
-    return dropped
+    noise = torch.rand(present.shape, generator=generator, device=present.device)
+    choice = (noise * present).argmax(dim=1)
+    rescue = torch.nn.functional.one_hot(choice, present.shape[1]).bool() & emptied[:, None]
+    return dropped | rescue

@@ -11,11 +11,12 @@ import pytest
 from ray.train import TrainingFailedError
 
 from mmei.pipelines.evaluate import evaluate_model
+from mmei.pipelines.step_log import read_steps
 from mmei.pipelines.train import run_training, selected_epoch
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import load_config
 
-TINY = ["train.epochs=2", "train.batch_size=8", "train.warmup_ratio=0.15"]
+TINY = ["train.epochs=2", "train.batch_size=8", "train.warmup_ratio=0.15", "train.log_every=4"]
 
 
 def config(*extra):
@@ -47,8 +48,30 @@ def test_zero2_lowers_the_loss_and_writes_its_outputs(reference):
     assert json.loads((out / "history.json").read_text()) == result.history
     assert (out / "bundle" / "weights.safetensors").is_file()
     # each parameter group logs its own learning rate: BERT's and the heads'
-    assert result.history[0]["lr_head"] > 0 and result.history[0]["lr_encoder"] > 0
+    assert result.history[0]["lr"] > 0 and result.history[0]["lr_encoder"] > 0
     assert result.wandb_offline_dir and list(__import__("pathlib").Path(result.wandb_offline_dir).glob("*.wandb"))
+
+
+def test_steps_jsonl_records_every_log_interval_and_each_epoch(reference):
+    out, result = reference
+    records = read_steps(out / "steps.jsonl")
+    steps = [r for r in records if not r.get("epoch_end")]
+    epochs = [r for r in records if r.get("epoch_end")]
+    assert steps and all({"step", "loss", "lr", "lr_encoder", "grad_norm", "samples_per_s", "skipped_steps"} <= set(r)
+                         for r in records)
+    assert [r["step"] for r in steps] == list(range(4, epochs[-1]["step"] + 1, 4))
+    assert [r["epoch"] for r in epochs] == [0, 1] and epochs[-1]["step"] == result.history[-1]["step"]
+    assert all(r["skipped_steps"] == 0 and r["grad_norm"] > 0 and r["loss"] > 0 for r in steps)
+    assert [r["val_macro_f1_mean"] for r in epochs] == [h["val_macro_f1_mean"] for h in result.history]
+    assert json.loads((out / "run.json").read_text())["startup_s"] > 0
+
+
+def test_resume_with_another_config_is_refused_before_anything_runs(features, reference):
+    from mmei.platform.errors import UserInputError
+
+    with pytest.raises(UserInputError, match=r"model.hidden_size: 64 → 32.*train.lr: 0.0003 → 0.1"):
+        run_training(config("model.hidden_size=32", "train.lr=0.1"), features, reference[0], resume=True,
+                     echo=lambda _: None)
 
 
 def test_bundle_comes_from_the_best_validation_epoch(features, reference):
@@ -79,6 +102,11 @@ def test_resume_reproduces_the_uninterrupted_run(features, reference, tmp_path):
     resumed = run_training(config("train.inject_failure_at=1:0", "train.max_failures=0"), features, tmp_path,
                            resume=True, echo=lambda _: None)
     assert losses(resumed.history) == pytest.approx(losses(reference[1].history), rel=1e-5)
+    # step numbering continues after the checkpoint, and the steps replay the uninterrupted run's
+    steps = [(r["step"], r["loss"]) for r in read_steps(tmp_path / "steps.jsonl")]
+    expected = [(r["step"], r["loss"]) for r in read_steps(reference[0] / "steps.jsonl")]
+    assert [s for s, _ in steps] == [s for s, _ in expected]
+    assert [loss for _, loss in steps] == pytest.approx([loss for _, loss in expected], rel=1e-5)
 
 
 def test_a_worker_failure_mid_epoch_is_survived(features, reference, tmp_path):
