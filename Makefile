@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-data bench-train bench-serve bench-text clean
+.PHONY: install demo test bench bench-data bench-train bench-serve bench-text gpu-check clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench-train: install
 # REAL text, about 30 minutes on 2 CPU cores: the text preset vs TF-IDF + logistic regression
 bench-text: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei bench text --output runs/bench-text-$$(date +%Y%m%d-%H%M%S)
+
+# On a machine with CUDA GPUs (install a CUDA torch with TORCH_SPEC): Ray Train + DeepSpeed
+# bf16 at ZeRO-2/3, a kill and --resume, and GPU Serve replicas; "skipped" without CUDA.
+gpu-check: install
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m mmei.cluster.gpu_check
 
 bench-data: install
 	HF_HUB_OFFLINE=1 $(BIN)/mmei bench data

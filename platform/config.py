@@ -111,10 +111,11 @@ class ModelConfig:
     visual_layers: int = 1  # temporal transformer layers of the CNN visual encoder
     # local folder for wav2vec2 / vit weights; None builds the class from `*_hf_config`
     # with random weights (tests exercise the path that way: no such weights ship)
-    audio_model_path: str | None = None
+    audio_model_path: str | None = None  # local Wav2Vec2 folder (audio_encoder=wav2vec2)
     visual_model_path: str | None = None  # local ViT folder (visual_encoder=vit); None: random init from visual_hf_config
     audio_hf_config: dict[str, Any] = field(default_factory=dict)  # Wav2Vec2Config fields when no audio_model_path is given
     visual_hf_config: dict[str, Any] = field(default_factory=dict)  # ViTConfig fields when no visual_model_path is given
+    audio_freeze_feature_encoder: bool = True  # wav2vec2: keep the convolutional feature encoder frozen
 
     def __post_init__(self) -> None:
         _check_choice("model.type", self.type, ("mmei", "text_only", "early_fusion", "late_fusion", "mult"))

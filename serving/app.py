@@ -77,12 +77,15 @@ def application(config: ServeConfig) -> Application:
 
     bundle = str(config.bundle)
     gpus = replicas.gpus_per_encoder
-    encoders = [
-        pinned(TextEncoder.options(**options(replicas.text_encoder, gpus)), bundle, gpus).bind(bundle),
-        pinned(AudioEncoder.options(**options(replicas.audio_encoder, gpus)), bundle, gpus).bind(bundle),
-        pinned(VisualEncoder.options(**options(replicas.visual_encoder, gpus)), bundle, gpus).bind(bundle),
-    ]
-    fusion = pinned(Fusion.options(**options(replicas.fusion)), bundle).bind(bundle)
+    batching = (replicas.max_batch_size, replicas.batch_wait_timeout_s, replicas.batching)
+
+    def model_deployment(cls, count: int):
+        return pinned(cls.options(**options(count, gpus)), bundle, gpus, *batching).bind(bundle, *batching)
+
+    encoders = [model_deployment(TextEncoder, replicas.text_encoder),
+                model_deployment(AudioEncoder, replicas.audio_encoder),
+                model_deployment(VisualEncoder, replicas.visual_encoder)]
+    fusion = model_deployment(Fusion, replicas.fusion)
     ranker_inputs = (bundle, str(config.catalog_path), config.ranker)
     ranker = pinned(Ranker.options(**options(replicas.ranker), user_config={"ranker_bundle": config.ranker_bundle or None}),
                     *ranker_inputs).bind(*ranker_inputs)

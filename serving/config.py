@@ -41,6 +41,11 @@ class Replicas:
     ingress: int = 1  # FastAPI ingress replicas
     cpus_per_replica: float = 0.1  # logical CPUs per replica
     gpus_per_encoder: float = 0.0  # GPUs per encoder and fusion replica (0: CPU)
+    # GPU replicas gather concurrent requests into one forward pass (@serve.batch); CPU
+    # replicas run each request at once (batching only added its wait window on 2 cores).
+    batching: str = "auto"  # auto: GPU replicas batch, CPU ones don't | always | never
+    max_batch_size: int = 16  # requests per batch on a GPU replica
+    batch_wait_timeout_s: float = 0.005  # longest wait for a batch to fill on a GPU replica
     # In-flight requests per replica before the router queues. Serve's default (5) made
     # the proxy and handles spin in backoff at 16 concurrent users on this machine.
     ingress_max_ongoing: int = 64

@@ -5,6 +5,9 @@ for faces), loaded from `visual_model_path` or built from `visual_hf_config`.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -26,7 +29,26 @@ class SmallCnn(nn.Module):
         return self.net(images)
 
 
+def processor_normalisation(folder: str | None) -> tuple[list[float], list[float]]:
+    """image_mean and image_std from a local ViT folder's preprocessor_config.json;
+    ViT's own default (0.5, 0.5) when there is none."""
+    if folder:
+        path = Path(folder) / "preprocessor_config.json"
+        if path.is_file():
+            processor = json.loads(path.read_text())
+            return list(processor.get("image_mean", [0.5] * 3)), list(processor.get("image_std", [0.5] * 3))
+    return [0.5] * 3, [0.5] * 3
+
+
 class VitFrames(nn.Module):
+    """transformers ViTModel per frame (the paper's face encoder).
+
+    - `interpolate_pos_encoding` is on, so any `features.image_size` works with a model
+      pre-trained at another resolution.
+    - Featurization gives every model pixels in [-1, 1] (mean 0.5, std 0.5); frames are
+      renormalised here to the mean and std of the model's own image processor.
+    """
+
     def __init__(self, model: ModelConfig, features: FeatureConfig, pretrained: bool):
         super().__init__()
         from transformers import ViTConfig, ViTModel
@@ -39,19 +61,25 @@ class VitFrames(nn.Module):
         else:
             config = ViTConfig(**{"image_size": features.image_size, **model.visual_hf_config})
             self.backbone = ViTModel(config, add_pooling_layer=False)
+        mean, std = processor_normalisation(model.visual_model_path)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.project = nn.Linear(self.backbone.config.hidden_size, model.hidden_size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.project(self.backbone(pixel_values=images).last_hidden_state[:, 0])
+        pixels = (images * 0.5 + 0.5 - self.mean.to(images.dtype)) / self.std.to(images.dtype)
+        hidden = self.backbone(pixel_values=pixels, interpolate_pos_encoding=True).last_hidden_state
+        return self.project(hidden[:, 0])
 
 
 class VisualEncoder(nn.Module):
     def __init__(self, model: ModelConfig, features: FeatureConfig, pretrained: bool = True):
         super().__init__()
+        self.vit = features.visual_input != "features" and model.visual_encoder == "vit"
         if features.visual_input == "features":  # pre-extracted vectors per frame
             self.frame = nn.Sequential(nn.LayerNorm(features.visual_feature_dim),
                                        nn.Linear(features.visual_feature_dim, model.hidden_size))
-        elif model.visual_encoder == "vit":
+        elif self.vit:
             self.frame = VitFrames(model, features, pretrained)
         else:
             self.frame = SmallCnn(model.hidden_size)
@@ -61,6 +89,15 @@ class VisualEncoder(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         frames = batch["frames"]  # (B, F, 3, S, S) images or (B, F, D) vectors
         b, f = frames.shape[:2]
-        tokens = self.frame(frames.flatten(0, 1)).view(b, f, -1)
         valid = batch["frame_mask"].bool()
-        return self.sequence(tokens, valid), valid
+        flat = frames.flatten(0, 1)
+        if not self.vit:  # cheap per frame: every slot goes through, absent ones are masked later
+            return self.sequence(self.frame(flat).view(b, f, -1), valid), valid
+        # ViT is expensive: only present frames go through it. At least one always does,
+        # so the module runs on every rank and batch (ZeRO-3 gathers its weights in forward).
+        chosen = valid.flatten().clone()
+        chosen[0] |= ~chosen.any()
+        encoded = self.frame(flat[chosen])
+        tokens = encoded.new_zeros(b * f, encoded.shape[-1])
+        tokens[chosen] = encoded
+        return self.sequence(tokens.view(b, f, -1), valid), valid
