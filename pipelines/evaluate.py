@@ -12,11 +12,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from mmei.pipelines.feature_dataset import FeatureCollate, load_feature_dataset, read_manifest
+from mmei.pipelines.feature_dataset import FeatureCollate, load_feature_dataset, manifest_features, read_manifest
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import MODALITIES
 from mmei.platform.labels import HEADS, IGNORE_INDEX
 from mmei.platform.metrics import confusion_matrix, joint_metrics
+from mmei.platform.mmsa_metrics import DEFINITIONS, mmsa_metrics
 from mmei.platform.perturb import add_noise, drop_modalities, drop_tokens
 from mmei.platform.predict import Outputs, collect_outputs
 
@@ -28,7 +29,8 @@ LEVELS = [0.0, 0.1, 0.25, 0.5, 1.0]
 
 def load_batches(data_dir: Path, split: str, batch_size: int = 64) -> list[Batch]:
     dataset = load_feature_dataset(data_dir, split)
-    return list(dataset.iter_torch_batches(batch_size=batch_size, collate_fn=FeatureCollate()))
+    collate = FeatureCollate(manifest_features(data_dir))
+    return list(dataset.iter_torch_batches(batch_size=batch_size, collate_fn=collate))
 
 
 def evaluate_model(model: torch.nn.Module, data_dir: Path, split: str) -> tuple[dict[str, float], Outputs]:
@@ -38,7 +40,7 @@ def evaluate_model(model: torch.nn.Module, data_dir: Path, split: str) -> tuple[
 def predict_split(model: torch.nn.Module, data_dir: Path, split: str) -> tuple[list[str], Outputs]:
     """Outputs on every row of `split`, with each row's sample id in the same order:
     what a paired comparison with another model on the same rows needs."""
-    collate = FeatureCollate()
+    collate = FeatureCollate(manifest_features(data_dir))
     ids, batches = [], []
     for batch in load_feature_dataset(data_dir, split).iter_batches(batch_size=64, batch_format="numpy"):
         ids.extend(str(sample_id) for sample_id in batch["sample_id"])
@@ -97,6 +99,8 @@ def full_evaluation(bundle_dir: Path, data_dir: Path, split: str = "test", seed:
         robustness["audio_visual_noise"].append({"level": level, **headline(noisy)})
         robustness["text_token_dropout"].append({"level": level, **headline(dropped)})
     meta = predictor_meta(bundle_dir)
+    mmsa = ({**mmsa_metrics(outputs.scores, outputs.score_targets), "definitions": DEFINITIONS}
+            if np.isfinite(outputs.score_targets).any() else None)
     return {
         "bundle": str(bundle_dir), "data": str(data_dir), "split": split, "rows": int(len(outputs.present)),
         "model_type": config.model.type, "synthetic": bool(read_manifest(data_dir).get("synthetic")),
@@ -105,6 +109,7 @@ def full_evaluation(bundle_dir: Path, data_dir: Path, split: str = "test", seed:
         "fusion_weights": fusion_summary(outputs, config.labels.emotion),
         "modalities_present": dict(zip(MODALITIES, outputs.present.mean(axis=0).round(6).tolist())),
         "ablation": ablation, "robustness": robustness, "history": meta.get("history", []),
+        "mmsa": mmsa,
     }
 
 

@@ -1,28 +1,26 @@
 """Ray Data preparation: modality shards → feature shards, with bad rows quarantined.
 
-    read_parquet ─► sort(hash(seed, sample_id)) ─► map_batches(ShardFeaturizer) ─► materialize ─┐
-                    (seeded random order)            (validate, featurize, label ids)              │
-        ┌─────────────────────────────────────────────────────────────────────────────────────────┘
-        ├► filter(ok)  ─► OUTPUT/*.parquet
-        └► filter(bad) ─► OUTPUT/_quarantine/        then OUTPUT/manifest.json
+    read_parquet ─► sort(hash(seed, sample_id)) ─► map_batches(ShardFeaturizer) ─► write_datasink(SplitShardSink)
+                    (seeded random order)         (validate, featurize, label ids)   ├► OUTPUT/part-*.parquet
+                                                                                      └► OUTPUT/_quarantine/part-*.parquet
+    then: rows_in == rows_out + rows_quarantined, checked from the files; then OUTPUT/manifest.json
+
+One stateful UDF does validation and featurization in a single pass, so media are
+decoded once. Its output carries both kinds of row: good rows get their compact
+feature arrays (pipelines/feature_dataset.py: only the modalities that exist, frames
+as uint8), rejected rows keep their original content plus `reason` and `detail`. Any
+exception while featurizing one row (a decompression bomb, a codec error) rejects that
+row, never the job. The datasink splits each write task's rows into the two outputs,
+so the pipeline streams from the input files to the output files with no barrier,
+and a retried task rewrites its own files instead of duplicating rows. The manifest
+is written only once the files account for every input row; otherwise the run fails
+loudly with DataLossError.
 
 Rows are written in a seeded random order by default: real corpora arrive grouped
 by label or source, and shards that keep that order give training batches of one
 class. The order is a sort on a hash of (seed, sample_id), so it does not depend on
 how Ray schedules the tasks: the same seed gives the same order. `keep_order`
 (`--keep-order`) writes rows in input order instead.
-
-One stateful UDF does validation and featurization in a single pass, so media are
-decoded once. Its output carries both kinds of row: good rows get feature tensors,
-rejected rows keep their original content plus `reason` and `detail`. The
-materialized result is then split, so nothing is computed twice and nothing is
-written as a side effect that a task retry could duplicate. At the end the code
-checks rows_in == rows_out + rows_quarantined from the files it wrote, and fails
-loudly if a row went missing.
-
-Scale note: materializing keeps every feature row in the object store (it spills to
-disk past memory). That is fine up to millions of tiny-config rows; beyond that,
-stream the two writes instead.
 """
 from __future__ import annotations
 
@@ -37,18 +35,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
-from ray.data.expressions import col
 
+from mmei.pipelines.feature_sink import FEATURE_FORMAT, FEATURE_PREFIX, SplitShardSink
 from mmei.platform.config import Config, config_from_dict
 from mmei.platform.errors import UserInputError
-from mmei.platform.features import FeatureError, featurize_batch, load_tokenizer
+from mmei.platform.features import (AudioDecodeError, FeatureError, ImageDecodeError, compact_row, load_tokenizer,
+                                    text_tokens)
 from mmei.platform.labels import HEADS, IGNORE_INDEX
 from mmei.platform.schema import SYNTHETIC_KEY, missing_columns
 from mmei.platform.validation import Rejection, check_row
 
 MEDIA_COLUMNS = ("audio", "frames", "audio_features", "visual_features")
-TENSOR_COLUMNS = ("input_ids", "attention_mask", "audio", "audio_mask", "frames", "frame_mask", "present")
-FEATURE_PREFIX = "x_"  # tensor columns while rows are mixed; the prefix goes at write time
+LABEL_COLUMNS = tuple(f"{head}_id" for head in HEADS)
 ORDER_KEY = "_order_key"  # the seeded sort key; dropped before featurization
 
 
@@ -87,6 +85,28 @@ def inspect_input(path: Path) -> dict[str, Any]:
     return {"path": str(path), "rows": meta.num_rows, "bytes": path.stat().st_size, "synthetic": synthetic}
 
 
+def rejection_for(error: Exception) -> Rejection:
+    """Why featurizing a row failed, as a quarantine reason."""
+    if isinstance(error, AudioDecodeError):
+        return Rejection("audio_undecodable", str(error))
+    if isinstance(error, ImageDecodeError):
+        return Rejection("image_undecodable", str(error))
+    if isinstance(error, FeatureError):
+        return Rejection("featurization", str(error))
+    return Rejection("featurization", f"{type(error).__name__}: {error}")
+
+
+def list_column(arrays: list[np.ndarray | None], value_type: pa.DataType) -> pa.Array:
+    """Optional numpy arrays → one Arrow list column, each array flattened; None → null."""
+    lengths = np.array([0 if a is None else a.size for a in arrays], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    present = [a for a in arrays if a is not None]
+    values = (np.concatenate([a.ravel() for a in present]) if present
+              else np.zeros(0, dtype=value_type.to_pandas_dtype()))
+    mask = pa.array([a is None for a in arrays], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, value_type), mask=mask)
+
+
 class ShardFeaturizer:
     """map_batches UDF: validate each row, featurize the good ones, mark the rest.
 
@@ -95,34 +115,30 @@ class ShardFeaturizer:
 
     def __init__(self, config: dict[str, Any]):
         self.config = config_from_dict(config)
-        load_tokenizer(self.config.features.tokenizer_path, self.config.features.text_max_tokens)
+        features = self.config.features
+        load_tokenizer(features.tokenizer_path, features.text_max_tokens)
+        self.audio_type = pa.float32()
+        self.frame_type = pa.float32() if features.visual_input == "features" else pa.uint8()
 
     def __call__(self, table: pa.Table) -> pa.Table:
         rows = table.to_pylist()
         verdicts: list[Rejection | None] = [check_row(row, self.config) for row in rows]
-        good = [i for i, verdict in enumerate(verdicts) if verdict is None]
-        arrays = self._featurize(rows, good, verdicts)
-        good = [i for i in good if verdicts[i] is None]  # featurization may reject a few more
-        return self._mixed_table(table, rows, verdicts, good, arrays)
-
-    def _featurize(self, rows: list[dict], good: list[int], verdicts: list[Rejection | None]) -> dict[str, np.ndarray]:
         features = self.config.features
-        try:
-            return featurize_batch([rows[i] for i in good], features)
-        except FeatureError:
-            pass  # validation missed something: find the row, one at a time
-        for i in good:
+        good = [i for i, verdict in enumerate(verdicts) if verdict is None]
+        tokens = text_tokens([rows[i].get("text") for i in good], features)
+        items: list[dict | None] = [None] * len(rows)
+        for i, ids in zip(good, tokens):
             try:
-                featurize_batch([rows[i]], features)
-            except FeatureError as error:
-                verdicts[i] = Rejection("featurization", str(error))
-        return featurize_batch([rows[i] for i in good if verdicts[i] is None], features)
+                items[i] = compact_row(rows[i], ids, features)
+            except Exception as error:  # noqa: BLE001 - one row's failure must never fail the job
+                verdicts[i] = rejection_for(error)
+        return self._mixed_table(table, rows, verdicts, items)
 
     def _mixed_table(self, table: pa.Table, rows: list[dict], verdicts: list[Rejection | None],
-                     good: list[int], arrays: dict[str, np.ndarray]) -> pa.Table:
+                     items: list[dict | None]) -> pa.Table:
         n = len(rows)
         columns: dict[str, Any] = {}
-        bad = np.array([verdicts[i] is not None for i in range(n)], dtype=bool)
+        bad = np.array([verdict is not None for verdict in verdicts], dtype=bool)
         for name in table.column_names:  # original content; media only where rejected
             column = table.column(name)
             if name in MEDIA_COLUMNS:
@@ -133,21 +149,15 @@ class ShardFeaturizer:
         labels = self.config.labels
         for head in HEADS:
             ids = np.full(n, IGNORE_INDEX, dtype=np.int64)
-            for i in good:
+            for i in np.flatnonzero(~bad):
                 ids[i] = labels.encode(head, rows[i].get(head))
             columns[f"{head}_id"] = pa.array(ids)
-        for key in TENSOR_COLUMNS:
-            values = np.zeros((n, *arrays[key].shape[1:]), dtype=arrays[key].dtype)
-            values[good] = arrays[key]
-            columns[FEATURE_PREFIX + key] = tensor_column(values)
+        scores = [row.get("score") if not bad[i] else None for i, row in enumerate(rows)]
+        columns["score"] = pa.array([None if s is None else float(s) for s in scores], pa.float32())
+        kept = [item if not bad[i] else None for i, item in enumerate(items)]
+        for key, value_type in (("tokens", pa.int32()), ("audio", self.audio_type), ("frames", self.frame_type)):
+            columns[FEATURE_PREFIX + key] = list_column([item[key] if item else None for item in kept], value_type)
         return pa.table(columns)
-
-
-def tensor_column(values: np.ndarray) -> pa.Array:
-    """A fixed-shape tensor column Ray Data reads back as numpy arrays."""
-    from ray.data.extensions import ArrowTensorArray
-
-    return ArrowTensorArray.from_numpy(values)
 
 
 def order_keys(table: pa.Table, seed: int) -> pa.Table:
@@ -230,34 +240,22 @@ def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Conf
             rows.context.execution_options.preserve_order = True
         else:
             rows = seeded_order(rows, seed)
-        mixed = (
-            rows
-            .map_batches(ShardFeaturizer, fn_constructor_kwargs={"config": config.to_dict()},
-                         batch_size=batch_size, batch_format="pyarrow",
-                         compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=FEATURIZER_CPUS)
-            .materialize()
-        )
-    good = mixed.filter(expr=col("reason").is_null())
-    bad = mixed.filter(expr=col("reason").is_not_null())
-    feature_columns = [c for c in mixed.columns() if c not in MEDIA_COLUMNS and c not in ("reason", "detail")]
-    rename = {c: c[len(FEATURE_PREFIX):] for c in feature_columns if c.startswith(FEATURE_PREFIX)}
-    (good.select_columns(feature_columns).rename_columns(rename)
-     .write_parquet(str(output_dir), min_rows_per_file=rows_per_file))
-    quarantine_dir = output_dir / "_quarantine"
-    label_ids = {f"{head}_id" for head in HEADS}
-    original = [c for c in mixed.columns() if not c.startswith(FEATURE_PREFIX) and c not in label_ids]
-    if bad.count():
-        bad.select_columns(original).write_parquet(str(quarantine_dir))
+        (rows
+         .map_batches(ShardFeaturizer, fn_constructor_kwargs={"config": config.to_dict()},
+                      batch_size=batch_size, batch_format="pyarrow",
+                      compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=FEATURIZER_CPUS)
+         .write_datasink(SplitShardSink(output_dir, rows_per_file, MEDIA_COLUMNS, LABEL_COLUMNS)))
     order = "input" if keep_order else f"shuffled (seed {seed})"
-    return write_manifest(output_dir, quarantine_dir, inputs, config, time.perf_counter() - started, echo, order)
+    return write_manifest(output_dir, output_dir / "_quarantine", inputs, config, time.perf_counter() - started,
+                          echo, order)
 
 
 def write_manifest(output_dir: Path, quarantine_dir: Path, inputs: list[dict[str, Any]], config: Config,
                    elapsed: float, echo: Callable[[str], None], row_order: str = "input") -> dict[str, Any]:
-    outputs = sorted(output_dir.glob("*.parquet"))
+    outputs = sorted(output_dir.glob("part-*.parquet"))
     rows_out = sum(pq.read_metadata(p).num_rows for p in outputs)
     reasons: dict[str, int] = {}
-    quarantined = sorted(quarantine_dir.glob("*.parquet")) if quarantine_dir.is_dir() else []
+    quarantined = sorted(quarantine_dir.glob("part-*.parquet")) if quarantine_dir.is_dir() else []
     for path in quarantined:
         for reason in pq.read_table(path, columns=["reason"]).column("reason").to_pylist():
             reasons[reason] = reasons.get(reason, 0) + 1
@@ -271,6 +269,7 @@ def write_manifest(output_dir: Path, quarantine_dir: Path, inputs: list[dict[str
         "reasons": dict(sorted(reasons.items())),
         "synthetic": synthetic,
         "row_order": row_order,
+        "feature_format": FEATURE_FORMAT,
         "config_hash": config.fingerprint("features", "labels"),
         "features": config.to_dict()["features"],
         "labels": config.to_dict()["labels"],
@@ -279,10 +278,11 @@ def write_manifest(output_dir: Path, quarantine_dir: Path, inputs: list[dict[str
         "elapsed_s": round(elapsed, 2),
         "ray_version": ray.__version__,
     }
-    (output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    if rows_in != rows_out + rows_quarantined:
+    if rows_in != rows_out + rows_quarantined:  # no manifest: nothing may train on a lossy output
+        (output_dir / "_accounting.json").write_text(json.dumps(manifest, indent=2))
         raise DataLossError(f"rows_in {rows_in} != rows_out {rows_out} + rows_quarantined {rows_quarantined}; "
-                            f"see {output_dir / 'manifest.json'}")
+                            f"see {output_dir / '_accounting.json'}")
+    (output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
     if synthetic:  # the label travels with the data
         (output_dir / "_SYNTHETIC.md").write_text(
             "# SYNTHETIC DATA\n\nThese feature shards were prepared from synthetic modality shards "

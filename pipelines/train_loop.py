@@ -34,7 +34,7 @@ from mmei.pipelines.feature_dataset import FeatureCollate
 from mmei.pipelines.recipe import make_optimizer, make_scheduler, parameter_groups
 from mmei.pipelines.step_log import RunningSums, StepLog, flops_per_sample, gpu_stats, peak_flops
 from mmei.pipelines.wandb_logging import offline_run_dir, open_run
-from mmei.platform.config import Config, TrainConfig, config_from_dict, resume_differences
+from mmei.platform.config import Config, config_from_dict, resume_differences
 from mmei.platform.loss import joint_loss
 from mmei.platform.metrics import joint_metrics
 from mmei.platform.models.build import build_model
@@ -52,14 +52,15 @@ def seed_everything(seed: int, epoch: int, rank: int) -> None:
     np.random.seed(epoch_seed(seed, epoch, rank))
 
 
-def epoch_batches(shard, train: TrainConfig, epoch: int, rank: int):
+def epoch_batches(shard, config: Config, epoch: int, rank: int):
     """This rank's training batches for one epoch.
 
     A row-sized shuffle buffer, re-seeded per epoch and rank: rows that arrive grouped
     (by label, by source) are mixed before they form batches, and a resumed epoch
     replays the same order.
     """
-    return shard.iter_torch_batches(batch_size=train.batch_size, collate_fn=FeatureCollate(),
+    train = config.train
+    return shard.iter_torch_batches(batch_size=train.batch_size, collate_fn=FeatureCollate(config.features),
                                     local_shuffle_buffer_size=train.shuffle_buffer_rows,
                                     local_shuffle_seed=epoch_seed(train.seed, epoch, rank))
 
@@ -76,10 +77,10 @@ def maybe_fail(spec: str, epoch: int, step: int, rank: int, marker: Path) -> Non
         raise RuntimeError(f"injected worker failure at epoch {epoch} step {step} (train.inject_failure_at)")
 
 
-def validate(engine, dataset, dtype: torch.dtype, rank: int) -> dict[str, float]:
+def validate(engine, dataset, config: Config, dtype: torch.dtype, rank: int) -> dict[str, float]:
     """Every rank runs every batch (ZeRO-3 needs it); rank 0 returns the metrics."""
     engine.eval()
-    batches = dataset.iter_torch_batches(batch_size=64, collate_fn=FeatureCollate())
+    batches = dataset.iter_torch_batches(batch_size=64, collate_fn=FeatureCollate(config.features))
     outputs = collect_outputs(lambda batch: engine(to_device(batch, engine.device, dtype)), batches)
     return joint_metrics(outputs.probabilities, outputs.labels, prefix="val_") if rank == 0 else {}
 
@@ -205,13 +206,13 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         epoch_sums, interval_sums = RunningSums(engine.device), RunningSums(engine.device)
         if progress is not None:
             progress.start_interval()
-        for step, batch in enumerate(epoch_batches(train_data, train, epoch, rank)):
+        for step, batch in enumerate(epoch_batches(train_data, config, epoch, rank)):
             maybe_fail(train.inject_failure_at, epoch, step, rank, Path(loop_config["fault_marker"]))
             batch = to_device(batch, engine.device, dtype)
             if progress is not None and "startup_s" not in state:  # this attempt's first batch
                 state["startup_s"] = time.time() - loop_config["launched_at"]
                 progress.first_batch(batch)
-            loss, _ = joint_loss(engine(batch), batch)
+            loss, _ = joint_loss(engine(batch), batch, train.score_weight)
             engine.backward(loss)
             engine.step()
             samples = batch["present"].shape[0]
@@ -225,7 +226,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
                     progress.interval(epoch, sums)
         totals = epoch_sums.read_global()
         elapsed = time.perf_counter() - started
-        metrics = broadcast(validate(engine, val_data, dtype, rank))
+        metrics = broadcast(validate(engine, val_data, config, dtype, rank))
         metrics.update({"epoch": epoch, "train_loss": totals["loss"], "samples_per_s": totals["samples"] / elapsed,
                         "epoch_seconds": elapsed, "step": engine.global_steps, **learning_rates(engine)})
         state = {**state, "epoch": epoch, "global_step": engine.global_steps, "history": state["history"] + [metrics]}

@@ -39,14 +39,17 @@ class FeatureConfig:
     n_mels: int = 40  # log-mel bands
     win_ms: float = 25.0  # log-mel window
     hop_ms: float = 20.0  # log-mel hop: one audio step per hop
-    max_frames: int = 4  # frames per sample the model sees (evenly spaced)
-    frames_reject_count: int = 64  # samples with more frames are quarantined
+    max_frames: int = 4  # image frames per sample the model sees (evenly spaced)
+    frames_reject_count: int = 64  # samples with more image frames are quarantined
     image_size: int = 32  # frames are resized to this square (pixels)
     visual_input: str = "frames"  # frames (images) | features (pre-extracted vectors per frame)
     # pre-extracted feature matrices (MMSA / MIntRec style): (steps, dim) per sample
     audio_feature_dim: int = 0
-    audio_feature_steps: int = 50  # steps kept per pre-extracted audio matrix
     visual_feature_dim: int = 0  # width of pre-extracted visual vectors; 0 when frames are used
+    # Steps kept per pre-extracted matrix, audio and visual alike, chosen by the same even
+    # spacing so the two stay aligned (never a reason to quarantine). Size it from the
+    # lengths `mmei data import` reports.
+    max_feature_steps: int = 64
 
     @property
     def audio_max_samples(self) -> int:
@@ -66,8 +69,13 @@ class FeatureConfig:
         if self.audio_input == "waveform":
             return self.audio_max_samples
         if self.audio_input == "features":
-            return self.audio_feature_steps
+            return self.max_feature_steps
         return 1 + self.audio_max_samples // self.hop_samples
+
+    @property
+    def visual_max_steps(self) -> int:
+        """Length of the visual sequence: image frames, or pre-extracted steps."""
+        return self.max_feature_steps if self.visual_input == "features" else self.max_frames
 
     @property
     def audio_width(self) -> int:
@@ -81,6 +89,8 @@ class FeatureConfig:
             raise ValueError("features.audio_input=features needs features.audio_feature_dim >= 1")
         if self.visual_input == "features" and self.visual_feature_dim < 1:
             raise ValueError("features.visual_input=features needs features.visual_feature_dim >= 1")
+        if min(self.max_frames, self.max_feature_steps, self.text_max_tokens) < 1:
+            raise ValueError("features.max_frames, max_feature_steps and text_max_tokens must be >= 1")
 
 
 @dataclass
@@ -180,6 +190,7 @@ class TrainConfig:
     weight_decay: float = 0.01  # AdamW weight decay, on weight matrices only (never biases or norms)
     warmup_ratio: float = 0.1  # linear warmup over this share of all optimizer steps, then linear decay to 0
     clip: float = 1.0  # gradient-norm clip
+    score_weight: float = 1.0  # weight of the sentiment-score L1 loss (rows with a score only; MMSA data)
     # Rows each worker shuffles at a time, re-seeded every epoch (a resume reproduces
     # it). Preparation already writes rows in a seeded random order; this buffer makes
     # every epoch's order differ. Memory: this many feature rows per worker.

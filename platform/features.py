@@ -1,18 +1,23 @@
-"""Featurization: raw text, audio bytes and image bytes → fixed-size arrays plus masks.
+"""Featurization: raw text, audio bytes and image bytes → arrays the model reads.
 
-One implementation for both sides: Ray Data calls it when preparing feature shards
-and the Serve encoders call it per request, so training and serving can never
-disagree on how a waveform or a frame becomes a tensor. Every function is pure and
-deterministic (numpy and PIL only; no randomness, no global state but a cached
-tokenizer and mel filterbank).
-
-A missing modality becomes an all-False mask and `present[m] = False`, never a
-zero-filled input that looks real.
+Two steps, one implementation for both sides:
+1. `compact_rows`: each row's modalities as the arrays that exist, unpadded: token ids,
+   the clip's log-mel steps (or waveform, or pre-extracted matrix), the chosen frames
+   as uint8 pixels (or pre-extracted vectors); None for an absent modality. Ray Data
+   stores exactly these in the feature shards, so an absent modality costs nothing.
+2. `pad_batch`: compact rows → fixed-size arrays plus masks and `present`, the model's
+   input. Training's collate runs it on shard rows; `featurize_batch` (Serve) runs
+   both steps on requests. Training and serving can never disagree on how a waveform
+   or a frame becomes a tensor.
+Every function is pure and deterministic (numpy, scipy and PIL; no randomness, no
+global state but a cached tokenizer and mel filterbank). A missing modality becomes an
+all-False mask and `present[m] = False`, never a zero-filled input that looks real.
 """
 from __future__ import annotations
 
 import functools
 import io
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,22 +39,36 @@ class FeatureError(UserInputError):
     """Input that cannot be featurized: undecodable audio or image, bad shape."""
 
 
+class AudioDecodeError(FeatureError):
+    """Audio that is not decodable WAV/FLAC, or has no samples."""
+
+
+class ImageDecodeError(FeatureError):
+    """An image that is not a decodable PNG/JPEG."""
+
+
 # ---------------------------------------------------------------- audio
 def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
-    """WAV/FLAC bytes → mono float32 waveform at `sample_rate` (linear resampling)."""
+    """WAV/FLAC bytes → mono float32 waveform at `sample_rate`.
+
+    Resampling is polyphase with an anti-aliasing filter (scipy's resample_poly):
+    real recordings come at 44.1 or 48 kHz, and linear interpolation folds everything
+    above the new Nyquist frequency back into the band the model hears.
+    """
     try:
         waveform, source_rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise FeatureError(f"audio is not decodable WAV/FLAC: {error}") from None
+        raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {error}") from None
     waveform = waveform.mean(axis=1)
     if waveform.size == 0:
-        raise FeatureError("audio has no samples")
+        raise AudioDecodeError("audio has no samples")
     if not np.all(np.isfinite(waveform)):
-        raise FeatureError("audio contains NaN or Inf samples")
+        raise AudioDecodeError("audio contains NaN or Inf samples")
     if source_rate != sample_rate:
-        duration = waveform.size / source_rate
-        target = np.arange(int(round(duration * sample_rate))) / sample_rate
-        waveform = np.interp(target, np.arange(waveform.size) / source_rate, waveform).astype(np.float32)
+        from scipy.signal import resample_poly
+
+        common = math.gcd(int(source_rate), int(sample_rate))
+        waveform = resample_poly(waveform, sample_rate // common, int(source_rate) // common).astype(np.float32)
     return waveform
 
 
@@ -58,7 +77,7 @@ def audio_duration_seconds(data: bytes) -> float:
     try:
         info = soundfile.info(io.BytesIO(data))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise FeatureError(f"audio is not decodable WAV/FLAC: {error}") from None
+        raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {error}") from None
     return info.frames / info.samplerate
 
 
@@ -114,26 +133,22 @@ def feature_matrix(values: Any, width: int, what: str) -> np.ndarray:
     return matrix
 
 
-def audio_arrays(audio: np.ndarray | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Waveform or pre-extracted matrix (or None) → padded model input and its mask.
+def audio_steps(audio: np.ndarray | None, features: FeatureConfig) -> np.ndarray | None:
+    """A decoded waveform or a pre-extracted matrix → the steps the model reads, unpadded.
 
-    Clips past the limit are cut: `audio_max_seconds`, or `audio_feature_steps` rows.
+    Log-mel frames of at most `audio_max_seconds`; the normalised waveform for Wav2Vec2;
+    or a pre-extracted matrix subsampled evenly to `max_feature_steps`, by the same
+    rule as visual features, so the two stay aligned. None when there is nothing.
     """
-    steps, width = features.audio_max_steps, features.audio_width
-    values = np.zeros((steps, width), dtype=np.float32)
-    mask = np.zeros(steps, dtype=bool)
-    if audio is not None:
-        if features.audio_input == "features":
-            sequence = audio[:steps]
-        elif features.audio_input == "waveform":
-            waveform = audio[: features.audio_max_samples]
-            # Wav2Vec2's own feature extractor normalises each utterance the same way.
-            sequence = ((waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7))[:, None]
-        else:
-            sequence = log_mel(audio[: features.audio_max_samples], features)[:steps]
-        values[: len(sequence)] = sequence
-        mask[: len(sequence)] = True
-    return (values[:, 0] if features.audio_input == "waveform" else values), mask
+    if audio is None or len(audio) == 0:
+        return None
+    if features.audio_input == "features":
+        return np.ascontiguousarray(audio[frame_indices(len(audio), features.max_feature_steps)], dtype=np.float32)
+    waveform = audio[: features.audio_max_samples]
+    if features.audio_input == "waveform":
+        # Wav2Vec2's own feature extractor normalises each utterance the same way.
+        return ((waveform - waveform.mean()) / np.sqrt(waveform.var() + 1e-7)).astype(np.float32)
+    return log_mel(waveform, features)[: features.audio_max_steps]
 
 
 # ---------------------------------------------------------------- visual
@@ -142,46 +157,42 @@ def decode_image(data: bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise FeatureError(f"image is not decodable PNG/JPEG: {error}") from None
+        raise ImageDecodeError(f"image is not decodable PNG/JPEG: {error}") from None
     return image.convert("RGB")
 
 
-def image_array(image: Image.Image, size: int) -> np.ndarray:
-    """RGB image → (3, size, size) float32 in [-1, 1] (ViT's default normalisation)."""
-    resized = image.resize((size, size), Image.BILINEAR)
-    pixels = np.asarray(resized, dtype=np.float32) / 255.0
-    return ((pixels - 0.5) / 0.5).transpose(2, 0, 1).copy()
+def image_pixels(image: Image.Image, size: int) -> np.ndarray:
+    """RGB image → (3, size, size) uint8: what feature shards store per frame."""
+    return np.asarray(image.resize((size, size), Image.BILINEAR), dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
-def frame_indices(count: int, max_frames: int) -> list[int]:
-    """Evenly spaced frames when a clip has more than the model takes."""
-    if count <= max_frames:
+def normalised_pixels(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels → float32 in [-1, 1] (ViT's default normalisation; VitFrames maps it
+    to its own processor's mean and std)."""
+    return (pixels.astype(np.float32) / 255.0 - 0.5) / 0.5
+
+
+def frame_indices(count: int, limit: int) -> list[int]:
+    """Evenly spaced indices when a sequence has more steps than the model takes."""
+    if count <= limit:
         return list(range(count))
-    return [int(i) for i in np.linspace(0, count - 1, max_frames).round()]
+    return [int(i) for i in np.linspace(0, count - 1, limit).round()]
 
 
-def visual_arrays(frames: Sequence[Any] | None, features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded images, or pre-extracted per-frame vectors, → (max_frames, ...) and mask."""
-    limit = features.max_frames
-    if features.visual_input == "features":
-        values = np.zeros((limit, features.visual_feature_dim), dtype=np.float32)
-    else:
-        values = np.zeros((limit, 3, features.image_size, features.image_size), dtype=np.float32)
-    mask = np.zeros(limit, dtype=bool)
+def visual_steps(frames: Sequence[Any] | None, features: FeatureConfig) -> np.ndarray | None:
+    """Encoded images → the chosen frames as (F, 3, S, S) uint8; a pre-extracted matrix →
+    its steps subsampled to `max_feature_steps` (F, D); None when there are none."""
     if frames is None or len(frames) == 0:
-        return values, mask
-    for slot, index in enumerate(frame_indices(len(frames), limit)):
-        if features.visual_input == "features":
-            values[slot] = frames[index]
-        else:
-            values[slot] = image_array(decode_image(frames[index]), features.image_size)
-        mask[slot] = True
-    return values, mask
+        return None
+    chosen = frame_indices(len(frames), features.visual_max_steps)
+    if features.visual_input == "features":
+        return np.ascontiguousarray(np.asarray(frames, dtype=np.float32)[chosen])
+    return np.stack([image_pixels(decode_image(frames[i]), features.image_size) for i in chosen])
 
 
 # ---------------------------------------------------------------- text
 class Tokenizer:
-    """Pads and truncates to a fixed length; `tokenizers` when tokenizer.json exists.
+    """Token ids, truncated to a fixed length, unpadded; `tokenizers` when tokenizer.json exists.
 
     The Rust `tokenizers` library loads in ~0.03 s and gives the same ids as
     transformers' BERT tokenizer (a test checks); importing transformers costs ~3 s,
@@ -195,9 +206,8 @@ class Tokenizer:
             from tokenizers import Tokenizer as RustTokenizer
 
             self.fast = RustTokenizer.from_file(str(folder / "tokenizer.json"))
-            pad = self.fast.token_to_id("[PAD]") or 0
+            self.fast.no_padding()
             self.fast.enable_truncation(max_length=length)
-            self.fast.enable_padding(length=length, pad_id=pad, pad_token="[PAD]")
             self.slow = None
         else:
             from transformers import AutoTokenizer
@@ -205,13 +215,11 @@ class Tokenizer:
             self.fast = None
             self.slow = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
-    def __call__(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, texts: list[str]) -> list[np.ndarray]:
         if self.fast is not None:
-            encoded = self.fast.encode_batch(texts)
-            return (np.array([e.ids for e in encoded], dtype=np.int64),
-                    np.array([e.attention_mask for e in encoded], dtype=np.int64))
-        encoded = self.slow(texts, padding="max_length", truncation=True, max_length=self.length, return_tensors="np")
-        return encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+            return [np.asarray(encoded.ids, dtype=np.int32) for encoded in self.fast.encode_batch(texts)]
+        encoded = self.slow(texts, truncation=True, max_length=self.length)
+        return [np.asarray(ids, dtype=np.int32) for ids in encoded["input_ids"]]
 
 
 @functools.lru_cache(maxsize=4)
@@ -224,15 +232,21 @@ def has_text(text: str | None) -> bool:
     return text is not None and bool(text.strip())
 
 
-def text_arrays(texts: Sequence[str | None], features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Batch of texts → (B, L) int64 token ids and attention masks; None → all padding."""
-    length = features.text_max_tokens
-    ids = np.zeros((len(texts), length), dtype=np.int64)
-    mask = np.zeros((len(texts), length), dtype=np.int64)
+def text_tokens(texts: Sequence[str | None], features: FeatureConfig) -> list[np.ndarray | None]:
+    """Each text's token ids (with [CLS] and [SEP], at most text_max_tokens); None for no text."""
+    tokens: list[np.ndarray | None] = [None] * len(texts)
     rows = [i for i, text in enumerate(texts) if has_text(text)]
     if rows:
-        ids[rows], mask[rows] = load_tokenizer(features.tokenizer_path, length)([texts[i] for i in rows])
-    return ids, mask
+        encoded = load_tokenizer(features.tokenizer_path, features.text_max_tokens)([texts[i] for i in rows])
+        for i, ids in zip(rows, encoded):
+            tokens[i] = ids
+    return tokens
+
+
+def text_arrays(texts: Sequence[str | None], features: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Batch of texts → (B, L) int64 token ids and attention masks; None → all padding."""
+    batch = pad_batch([{"tokens": t, "audio": None, "frames": None} for t in text_tokens(texts, features)], features)
+    return batch["input_ids"], batch["attention_mask"]
 
 
 # ---------------------------------------------------------------- rows
@@ -253,40 +267,65 @@ def row_visual(row: dict[str, Any], features: FeatureConfig) -> Sequence[Any] | 
 
 
 FEATURE_KEYS = ("input_ids", "attention_mask", "audio", "audio_mask", "frames", "frame_mask", "present")
+COMPACT_KEYS = ("tokens", "audio", "frames")
+Compact = dict[str, "np.ndarray | None"]
+
+
+def compact_row(row: dict[str, Any], tokens: np.ndarray | None, features: FeatureConfig) -> Compact:
+    return {"tokens": tokens, "audio": audio_steps(row_audio(row, features), features),
+            "frames": visual_steps(row_visual(row, features), features)}
+
+
+def compact_rows(rows: Sequence[dict[str, Any]], features: FeatureConfig) -> list[Compact]:
+    """Modality-shard rows (dicts with text / audio / frames) → each row's unpadded arrays.
+
+    Raises FeatureError (AudioDecodeError, ImageDecodeError) on undecodable media.
+    """
+    tokens = text_tokens([row.get("text") for row in rows], features)
+    return [compact_row(row, ids, features) for row, ids in zip(rows, tokens)]
+
+
+def pad_batch(items: Sequence[Compact], features: FeatureConfig) -> dict[str, np.ndarray]:
+    """Compact rows → the model's fixed-size arrays, masks and `present` (B, 3)."""
+    n, length = len(items), features.text_max_tokens
+    steps, frames_max = features.audio_max_steps, features.visual_max_steps
+    audio_shape = (n, steps) if features.audio_input == "waveform" else (n, steps, features.audio_width)
+    frame_shape = ((features.visual_feature_dim,) if features.visual_input == "features"
+                   else (3, features.image_size, features.image_size))
+    batch = {
+        "input_ids": np.zeros((n, length), np.int64), "attention_mask": np.zeros((n, length), np.int64),
+        "audio": np.zeros(audio_shape, np.float32), "audio_mask": np.zeros((n, steps), bool),
+        "frames": np.zeros((n, frames_max, *frame_shape), np.float32), "frame_mask": np.zeros((n, frames_max), bool),
+        "present": np.zeros((n, len(MODALITIES)), bool),
+    }
+    for i, item in enumerate(items):
+        tokens, audio, frames = item["tokens"], item["audio"], item["frames"]
+        if tokens is not None and len(tokens):
+            count = min(len(tokens), length)
+            batch["input_ids"][i, :count] = tokens[:count]
+            batch["attention_mask"][i, :count] = 1
+            batch["present"][i, 0] = True
+        if audio is not None and len(audio):
+            count = min(len(audio), steps)
+            batch["audio"][i, :count] = audio[:count]
+            batch["audio_mask"][i, :count] = True
+            batch["present"][i, 1] = True
+        if frames is not None and len(frames):
+            count = min(len(frames), frames_max)
+            kept = frames[:count]
+            batch["frames"][i, :count] = normalised_pixels(kept) if kept.dtype == np.uint8 else kept
+            batch["frame_mask"][i, :count] = True
+            batch["present"][i, 2] = True
+    return batch
 
 
 def featurize_batch(rows: Sequence[dict[str, Any]], features: FeatureConfig) -> dict[str, np.ndarray]:
-    """Modality-shard rows (dicts with text / audio / frames) → stacked feature arrays.
+    """Modality-shard rows → the model's input arrays: what Serve and evaluation use.
 
     Raises FeatureError on undecodable media; callers that must not stop on a bad row
     (Ray Data preparation) validate rows first and quarantine the failures.
     """
-    input_ids, attention_mask = text_arrays([row.get("text") for row in rows], features)
-    audio, audio_mask, frames, frame_mask, present = [], [], [], [], []
-    for row in rows:
-        values, mask = audio_arrays(row_audio(row, features), features)
-        audio.append(values)
-        audio_mask.append(mask)
-        present_audio = bool(mask.any())
-        values, mask = visual_arrays(row_visual(row, features), features)
-        frames.append(values)
-        frame_mask.append(mask)
-        present.append([has_text(row.get("text")), present_audio, bool(mask.any())])
-    empty_audio, empty_audio_mask = audio_arrays(None, features)  # shapes for a batch of none
-    empty_frames, empty_frame_mask = visual_arrays(None, features)
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "audio": _stack(audio, empty_audio),
-        "audio_mask": _stack(audio_mask, empty_audio_mask),
-        "frames": _stack(frames, empty_frames),
-        "frame_mask": _stack(frame_mask, empty_frame_mask),
-        "present": np.asarray(present, dtype=bool).reshape(len(rows), len(MODALITIES)),
-    }
-
-
-def _stack(items: list[np.ndarray], like: np.ndarray) -> np.ndarray:
-    return np.stack(items) if items else np.zeros((0, *like.shape), dtype=like.dtype)
+    return pad_batch(compact_rows(rows, features), features)
 
 
 def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, "torch.Tensor"]:
@@ -296,19 +335,24 @@ def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, "torch.Tensor"]:
     return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
 
 
+MODALITY_KEYS = {"text": ("input_ids", "attention_mask"), "audio": ("audio", "audio_mask"),
+                 "visual": ("frames", "frame_mask")}
+
+
 def modality_batch(modality: str, value: Any, features: FeatureConfig) -> dict[str, np.ndarray]:
     """One request's input for one modality → that encoder's batch of one.
 
     text: a string; audio: WAV/FLAC bytes; visual: a list of PNG/JPEG bytes. The same
     functions as featurize_batch, so Serve featurizes exactly as training did.
     """
+    if modality not in MODALITY_KEYS:
+        raise ValueError(f"unknown modality {modality!r}; modalities are {MODALITIES}")
+    item: Compact = {"tokens": None, "audio": None, "frames": None}
     if modality == "text":
-        ids, mask = text_arrays([value], features)
-        return {"input_ids": ids, "attention_mask": mask}
-    if modality == "audio":
-        values, mask = audio_arrays(decode_audio(value, features.sample_rate), features)
-        return {"audio": values[None], "audio_mask": mask[None]}
-    if modality == "visual":
-        values, mask = visual_arrays(value, features)
-        return {"frames": values[None], "frame_mask": mask[None]}
-    raise ValueError(f"unknown modality {modality!r}; modalities are {MODALITIES}")
+        item["tokens"] = text_tokens([value], features)[0]
+    elif modality == "audio":
+        item["audio"] = audio_steps(decode_audio(value, features.sample_rate), features)
+    else:
+        item["frames"] = visual_steps(value, features)
+    batch = pad_batch([item], features)
+    return {key: batch[key] for key in MODALITY_KEYS[modality]}

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from mmei.platform.config import Config
-from mmei.platform.features import (FeatureError, audio_duration_seconds, decode_image, feature_matrix,
-                                    has_text)
+from mmei.platform.features import FeatureError, audio_duration_seconds, feature_matrix, has_text
 from mmei.platform.labels import HEADS
 from mmei.platform.schema import SPLITS
 
@@ -72,24 +71,21 @@ def _audio_problem(row: dict[str, Any], config: Config) -> Rejection | None:
 
 
 def _visual_problem(row: dict[str, Any], config: Config) -> Rejection | None:
+    """Counts and shapes only: images are decoded once, by featurization, and a frame
+    that fails there is quarantined as image_undecodable with the same detail."""
     features = config.features
-    key = "visual_features" if features.visual_input == "features" else "frames"
-    frames = row.get(key)
-    if frames is None:
-        return None
-    if len(frames) > features.frames_reject_count:
-        return Rejection("too_many_frames", f"{len(frames)} frames > limit {features.frames_reject_count}")
     if features.visual_input == "features":
-        try:
-            feature_matrix(frames, features.visual_feature_dim, "visual_features")
+        values = row.get("visual_features")
+        if values is None:
+            return None
+        try:  # any number of steps is fine: they are subsampled to max_feature_steps
+            feature_matrix(values, features.visual_feature_dim, "visual_features")
         except FeatureError as error:
             return Rejection("nonfinite_features" if "NaN" in str(error) else "bad_features", str(error))
         return None
-    for index, data in enumerate(frames):
-        try:
-            decode_image(data)
-        except FeatureError as error:
-            return Rejection("image_undecodable", f"frame {index}: {error}")
+    frames = row.get("frames")
+    if frames is not None and len(frames) > features.frames_reject_count:
+        return Rejection("too_many_frames", f"{len(frames)} frames > limit {features.frames_reject_count}")
     return None
 
 

@@ -1,5 +1,9 @@
 """A plain folder: `ID.txt`, `ID.wav`, `ID.png` (or `ID_001.png` …, or `ID/`) plus labels.csv.
 
+Files may sit in subfolders (say `train/` and `test/`); a subfolder is a sample's frame
+folder only if it directly holds images. The folder is walked once, so importing runs
+in time linear in the number of files.
+
 labels.csv has a `sample_id` column and optionally `split` (default train),
 `emotion`, `sentiment`, `intent` (empty = unlabelled). A sample id in labels.csv
 with no files is still imported (preparation quarantines it as no_modality); media
@@ -11,7 +15,7 @@ import csv
 from pathlib import Path
 from typing import Any, Iterator
 
-from mmei.pipelines.sources.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MediaIndex
+from mmei.pipelines.sources.media import MediaIndex
 from mmei.pipelines.sources.shards import ImportFormatError
 
 
@@ -39,34 +43,16 @@ class FolderReader:
                 labels[sample_id] = {k: (v or "").strip() for k, v in record.items() if k}
             return labels
 
-    def _media_ids(self) -> set[str]:
-        ids = set()
-        for stem, paths in self.media.by_stem.items():
-            for path in paths:
-                if path.suffix.lower() in (".txt", *AUDIO_SUFFIXES):
-                    ids.add(stem)
-                elif path.suffix.lower() in IMAGE_SUFFIXES:
-                    base, _, number = stem.rpartition("_")
-                    ids.add(base if number.isdigit() and base else stem)
-        ids |= set(self.media.frame_dirs)
-        return ids
-
-    def _text(self, sample_id: str) -> str | None:
-        for path in self.media.by_stem.get(sample_id, []):
-            if path.suffix.lower() == ".txt":
-                return path.read_text(encoding="utf-8").strip() or None
-        return None
-
     def __iter__(self) -> Iterator[dict[str, Any]]:
         labels = self._labels()
-        unlisted = sorted(self._media_ids() - set(labels) - {"labels"})
+        unlisted = sorted(self.media.keys() - set(labels) - {"labels"})
         self.unlisted = len(unlisted)
         for sample_id in [*labels, *unlisted]:
             record = labels.get(sample_id, {})
             yield {
                 "sample_id": sample_id,
                 "split": record.get("split") or "train",
-                "text": self._text(sample_id),
+                "text": self.media.text(sample_id),
                 "audio": self.media.audio(sample_id),
                 "frames": self.media.frames(sample_id),
                 "emotion": record.get("emotion") or None,

@@ -46,8 +46,8 @@ class TextLengths:
 
     def flush(self) -> None:
         if self.pending:
-            _, mask = load_tokenizer(None, MAX_TEXT_TOKENS)(self.pending)
-            self.lengths.append(mask.sum(axis=1))
+            tokenized = load_tokenizer(None, MAX_TEXT_TOKENS)(self.pending)
+            self.lengths.append(np.array([len(ids) for ids in tokenized]))
             self.pending.clear()
 
     def summary(self) -> dict[str, int]:
@@ -57,6 +57,21 @@ class TextLengths:
         lengths = np.concatenate(self.lengths)
         return {"texts": int(lengths.size), **{f"p{q}": int(np.percentile(lengths, q)) for q in (50, 95, 99)},
                 "max": int(lengths.max())}
+
+
+MAX_SUGGESTED_STEPS = 256  # past this, subsampling costs little accuracy and a lot of memory
+
+
+def length_summary(lengths: list[int]) -> dict[str, int]:
+    values = np.asarray(lengths)
+    return {"rows": int(values.size), "p50": int(np.percentile(values, 50)), "p95": int(np.percentile(values, 95)),
+            "max": int(values.max())}
+
+
+def suggested_feature_steps(steps: dict[str, dict[str, int]]) -> int:
+    """The longer modality's 95th percentile, rounded up to 8, at most MAX_SUGGESTED_STEPS."""
+    longest = max(summary["p95"] for summary in steps.values())
+    return min(MAX_SUGGESTED_STEPS, max(8, -(-longest // 8) * 8))
 
 
 def suggested_text_tokens(lengths: dict[str, int]) -> int:
@@ -75,6 +90,7 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
     schema = MODALITY_SCHEMA.with_metadata({b"mmei.source": source.encode()})
     batch: list[dict[str, Any]] = []
     text_lengths = TextLengths()
+    feature_steps: dict[str, list[int]] = {"audio_features": [], "visual_features": []}
 
     def flush() -> None:
         path = out / f"{source}-part-{len(report['files']):05d}.parquet"
@@ -96,6 +112,7 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
             width = _width(row[key])
             if width:
                 report["feature_dims"].setdefault(key, width)
+                feature_steps[key].append(len(row[key]))
         batch.append(row)
         if len(batch) == rows_per_shard:
             flush()
@@ -105,10 +122,13 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
         raise ImportFormatError(f"no samples found for format {source!r}")
     report.update(notes() if notes else {})
     report["text_tokens"] = text_lengths.summary()
+    report["feature_steps"] = {key: length_summary(values) for key, values in feature_steps.items() if values}
     dims = report["feature_dims"]
     hints = []
     if report["text_tokens"]:
         hints.append(f"features.text_max_tokens={suggested_text_tokens(report['text_tokens'])}")
+    if report["feature_steps"]:
+        hints.append(f"features.max_feature_steps={suggested_feature_steps(report['feature_steps'])}")
     if "audio_features" in dims:
         hints += ["features.audio_input=features", f"features.audio_feature_dim={dims['audio_features']}"]
     if "visual_features" in dims:

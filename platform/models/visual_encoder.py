@@ -84,7 +84,7 @@ class VisualEncoder(nn.Module):
         else:
             self.frame = SmallCnn(model.hidden_size)
         self.sequence = SequenceTransformer(model.hidden_size, model.num_heads, model.visual_layers,
-                                            model.dropout, features.max_frames)
+                                            model.dropout, features.visual_max_steps)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         frames = batch["frames"]  # (B, F, 3, S, S) images or (B, F, D) vectors

@@ -77,21 +77,40 @@ def test_manifest_records_inputs_hash_and_the_synthetic_label(prepared):
 
 
 def test_ray_output_equals_the_single_process_functions(prepared, ray_cluster):
-    rows = load_feature_dataset(prepared["output"]).take_all()
-    assert sorted(r["sample_id"] for r in rows) == sorted(r["sample_id"] for r in prepared["good"])
-    by_id = {r["sample_id"]: r for r in rows}
+    """Shard rows, collated as training collates them, equal Serve's featurize_batch."""
+    collate = FeatureCollate(CONFIG.features)
+    got, ids = {}, []
+    for batch in load_feature_dataset(prepared["output"]).iter_batches(batch_size=32, batch_format="numpy"):
+        tensors = collate(batch)
+        for i, sample_id in enumerate(batch["sample_id"]):
+            got[str(sample_id)] = {key: value[i].numpy() for key, value in tensors.items()}
+    assert sorted(got) == sorted(r["sample_id"] for r in prepared["good"])
     expected = featurize_batch(prepared["good"], CONFIG.features)
     for i, source in enumerate(prepared["good"]):
-        got = by_id[source["sample_id"]]
+        row = got[source["sample_id"]]
         for key, values in expected.items():
-            np.testing.assert_array_equal(np.asarray(got[key]), values[i], err_msg=f"{key} {source['sample_id']}")
+            np.testing.assert_array_equal(row[key], values[i], err_msg=f"{key} {source['sample_id']}")
         for head in HEADS:
-            assert got[f"{head}_id"] == CONFIG.labels.encode(head, source[head])
+            assert row[head] == CONFIG.labels.encode(head, source[head])
+
+
+def test_absent_modalities_cost_nothing_in_the_shards(prepared):
+    """No zero tensors stored: a row without audio has a null audio, frames are uint8."""
+    files = [prepared["output"] / name for name in json.loads((prepared["output"] / "manifest.json").read_text())["outputs"]]
+    table = pq.read_table(files)
+    assert str(table.schema.field("frames").type) == "list<element: uint8>"
+    by_id = {row["sample_id"]: row for row in table.select(["sample_id", "tokens", "audio", "frames"]).to_pylist()}
+    for source in prepared["good"]:
+        row = by_id[source["sample_id"]]
+        assert (row["audio"] is None) == (source["audio"] is None)
+        assert (row["frames"] is None) == (source["frames"] is None)
+        assert (row["tokens"] is None) == (not (source["text"] or "").strip())
+    assert "input_ids" not in table.schema.names and "audio_mask" not in table.schema.names
 
 
 def test_feature_batches_feed_the_model(prepared, ray_cluster):
     dataset = load_feature_dataset(prepared["output"], split="train")
-    batch = next(iter(dataset.iter_torch_batches(batch_size=8, collate_fn=FeatureCollate())))
+    batch = next(iter(dataset.iter_torch_batches(batch_size=8, collate_fn=FeatureCollate(CONFIG.features))))
     assert set(batch) >= {"input_ids", "audio", "frames", "present", *HEADS}
     loss, _ = joint_loss(build_model(CONFIG)(batch), batch)
     assert np.isfinite(loss.item())

@@ -72,10 +72,10 @@ def record_batches(loop_config):
     from mmei.pipelines.train_loop import epoch_batches
     from mmei.platform.config import config_from_dict
 
-    train = config_from_dict(loop_config["config"]).train
+    config = config_from_dict(loop_config["config"])
     rank = ray.train.get_context().get_world_rank()
     shard = ray.train.get_dataset_shard("train")
-    epochs = [[batch["emotion"].tolist() for batch in epoch_batches(shard, train, epoch, rank)] for epoch in (0, 1)]
+    epochs = [[batch["emotion"].tolist() for batch in epoch_batches(shard, config, epoch, rank)] for epoch in (0, 1)]
     with open(f"{loop_config['out']}/rank{rank}.json", "w") as handle:
         json.dump(epochs, handle)
 

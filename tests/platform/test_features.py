@@ -91,3 +91,62 @@ def test_an_empty_batch_has_the_right_shapes():
     full = featurize_batch([{"text": "hi"}], FEATURES)
     for key, values in arrays.items():
         assert values.shape == (0, *full[key].shape[1:]) and values.dtype == full[key].dtype, key
+
+
+def test_a_48khz_chirp_resamples_like_the_library_and_does_not_alias():
+    """Real recordings come at 48 kHz: downsampling must filter, not fold, the top band."""
+    import io
+
+    import soundfile
+    from scipy.signal import resample_poly
+
+    rate, seconds = 48000, 1.0
+    t = np.arange(int(rate * seconds)) / rate
+    chirp = (0.5 * np.sin(2 * np.pi * (200 * t + (20000 - 200) / (2 * seconds) * t ** 2))).astype(np.float32)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, chirp, rate, format="WAV", subtype="FLOAT")
+    ours = decode_audio(buffer.getvalue(), 16000)
+    np.testing.assert_allclose(ours, resample_poly(chirp, 1, 3), atol=1e-6)
+    # a 12 kHz tone is above the new 8 kHz Nyquist: filtered out, where interpolation folds it to 4 kHz
+    tone = (0.5 * np.sin(2 * np.pi * 12000 * t)).astype(np.float32)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, tone, rate, format="WAV", subtype="FLOAT")
+    folded = np.interp(np.arange(16000) / 16000, t, tone)
+    assert np.sqrt(np.mean(decode_audio(buffer.getvalue(), 16000) ** 2)) < 0.01 < np.sqrt(np.mean(folded ** 2))
+
+
+def test_our_log_mel_is_transformers_audio_utils_with_the_same_settings():
+    """Ours is kept (no transformers import in every Ray actor) because it equals the library."""
+    from transformers import audio_utils
+
+    f = FEATURES
+    win, hop = f.win_samples, f.hop_samples
+    n_fft = 1 << (win - 1).bit_length()
+    reference_bank = audio_utils.mel_filter_bank(n_fft // 2 + 1, f.n_mels, 0.0, f.sample_rate / 2, f.sample_rate,
+                                                 norm=None, mel_scale="htk")
+    np.testing.assert_allclose(mel_filterbank(f.sample_rate, n_fft, f.n_mels), reference_bank, atol=1e-6)
+    t = np.arange(f.sample_rate) / f.sample_rate
+    wave = (0.3 * np.sin(2 * np.pi * (200 + 2000 * t) * t)).astype(np.float32)
+    power = audio_utils.spectrogram(wave, np.hanning(win).astype(np.float32), frame_length=win, hop_length=hop,
+                                    fft_length=n_fft, power=2.0, center=True, pad_mode="constant",
+                                    mel_filters=reference_bank, mel_floor=1e-30)
+    from mmei.platform.features import LOG_MEL_OFFSET, LOG_MEL_SCALE
+
+    reference = (np.log(power.T + 1e-6) - LOG_MEL_OFFSET) / LOG_MEL_SCALE
+    ours = log_mel(wave, f)
+    np.testing.assert_allclose(ours, reference[: len(ours)], atol=1e-4)
+
+
+def test_compact_rows_store_only_what_exists_and_pad_back_exactly(corpus_rows):
+    from mmei.platform.features import compact_rows, pad_batch
+
+    rows = corpus_rows[:10]
+    compact = compact_rows(rows, FEATURES)
+    for row, item in zip(rows, compact):
+        assert (item["audio"] is None) == (row["audio"] is None)
+        assert (item["frames"] is None) == (row["frames"] is None)
+        if item["frames"] is not None:
+            assert item["frames"].dtype == np.uint8 and len(item["frames"]) == min(len(row["frames"]), FEATURES.max_frames)
+    padded, direct = pad_batch(compact, FEATURES), featurize_batch(rows, FEATURES)
+    for key in direct:
+        np.testing.assert_array_equal(padded[key], direct[key], err_msg=key)
