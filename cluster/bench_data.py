@@ -1,10 +1,14 @@
-"""`mmei bench data`: Ray Data preparation against a plain single-process loop.
+"""`mmei bench data`: Ray Data preparation against a plain single-process loop, and the
+text path's import and preparation rates.
 
-Both sides run the same work on the same shards: read Parquet, validate and
-featurize every row with the same `ShardFeaturizer`, write feature and quarantine
+The ratio: both sides run the same work on the same shards: read Parquet, validate
+and featurize every row with the same `ShardFeaturizer`, write feature and quarantine
 Parquet. Ray's cluster start-up is outside the timed region (a job on a running
-cluster doesn't pay it); everything else is inside. Prints samples/s for each and,
-last, the ratio.
+cluster doesn't pay it); everything else is inside.
+
+The text lines: a generated folder of 20,000 short labelled texts laid out as users
+bring them (`train/ID.txt`, `test/ID.txt`, one labels.csv): `mmei data import --format
+folder` as files/s, then `mmei data prepare` of those text-only rows as rows/s.
 """
 from __future__ import annotations
 
@@ -23,6 +27,43 @@ from mmei.pipelines.sources.synthetic import write_corpus
 from mmei.platform.config import Config, load_config
 
 TARGET = 1.7
+IMPORT_TARGET = 2000  # files/s
+PREPARE_TEXT_TARGET = 1000  # rows/s
+WORDS = ("the show was great", "truly awful pacing", "I laughed a lot", "not my kind of film", "a quiet gem",
+         "painfully long", "the music carried it", "I want my evening back", "see it twice", "flat and dull")
+
+
+def write_text_folder(folder: Path, count: int) -> int:
+    """`count` short texts under train/ and test/, with labels.csv; returns the file count."""
+    labels = ["sample_id,split,sentiment"]
+    for split in ("train", "test"):
+        (folder / split).mkdir(parents=True)
+    for i in range(count):
+        split = "test" if i % 10 == 0 else "train"
+        (folder / split / f"{i:06d}.txt").write_text(f"{WORDS[i % 10]} and {WORDS[(i * 7) % 10]}, review {i}")
+        labels.append(f"{i:06d},{split},{'positive' if i % 2 else 'negative'}")
+    (folder / "labels.csv").write_text("\n".join(labels) + "\n")
+    return count + 1
+
+
+def text_path(work: Path, texts: int) -> tuple[float, float]:
+    """(import files/s, prepare rows/s) on `texts` generated texts; a Ray session is running."""
+    from mmei.pipelines.sources.importers import import_dataset
+
+    files = write_text_folder(work / "texts", texts)
+    start = time.perf_counter()
+    report = import_dataset("folder", work / "texts", work / "text-shards")
+    import_rate = files / (time.perf_counter() - start)
+    print(f"bench import: files_per_s={import_rate:.0f} ({files} files, {report['rows']} samples; "
+          f"target >= {IMPORT_TARGET})", flush=True)
+    config = load_config("text", report["prepare_overrides"])
+    inputs = check_inputs(work / "text-shards", work / "text-features")
+    start = time.perf_counter()
+    manifest = run_preparation(inputs, work / "text-features", config, echo=lambda _: None)
+    prepare_rate = manifest["rows_in"] / (time.perf_counter() - start)
+    print(f"bench prepare-text: rows_per_s={prepare_rate:.0f} ({manifest['rows_out']} rows; "
+          f"target >= {PREPARE_TEXT_TARGET})", flush=True)
+    return import_rate, prepare_rate
 
 
 def single_process(corpus: Path, output: Path, config: Config, batch_size: int) -> int:
@@ -38,7 +79,7 @@ def single_process(corpus: Path, output: Path, config: Config, batch_size: int) 
     return rows
 
 
-def run_bench(samples: int, batch_size: int = 32) -> float:
+def run_bench(samples: int, batch_size: int = 32, texts: int = 20000) -> float:
     config = load_config("tiny", [f"corpus.samples={samples}", "corpus.shard_rows=250"])
     work = Path(tempfile.mkdtemp(prefix="mmei-bench-data-"))
     try:
@@ -56,7 +97,9 @@ def run_bench(samples: int, batch_size: int = 32) -> float:
             start = time.perf_counter()
             manifest = run_preparation(inputs, work / "ray", config, batch_size, echo=lambda _: None)
             ray_rate = manifest["rows_in"] / (time.perf_counter() - start)
-        print(f"bench data: Ray Data        {ray_rate:7.1f} samples/s ({manifest['rows_in']} rows)", flush=True)
+            print(f"bench data: Ray Data        {ray_rate:7.1f} samples/s ({manifest['rows_in']} rows)", flush=True)
+            if texts:
+                text_path(work, texts)
         ratio = ray_rate / single_rate
         print(f"bench data: ratio={ratio:.2f} (target >= {TARGET})", flush=True)
         return ratio

@@ -314,7 +314,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_bench_data(args: argparse.Namespace) -> int:
     from mmei.cluster.bench_data import run_bench
 
-    run_bench(args.samples, args.batch_size)
+    run_bench(args.samples, args.batch_size, args.texts)
     return 0
 
 
@@ -519,6 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_data = bench_verbs.add_parser("data", help="Ray Data preparation vs a single-process loop")
     bench_data.add_argument("--samples", type=int, default=3000, help="synthetic samples to prepare (default: 3000)")
     bench_data.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
+    bench_data.add_argument("--texts", type=int, default=20000,
+                            help="generated texts for the import and prepare-text lines; 0 skips them (default: 20000)")
     bench_data.set_defaults(run=cmd_bench_data)
     bench_train = bench_verbs.add_parser("train", help="Ray Train + DeepSpeed vs a raw single-process loop")
     bench_train.add_argument("--samples", type=int, default=800, help="synthetic samples (default: 800)")

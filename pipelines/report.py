@@ -99,6 +99,15 @@ def write_eval_report(result: dict[str, Any], out: Path) -> Path:
     return path
 
 
+def mmsa_section(mmsa: dict[str, Any]) -> list[str]:
+    """MMSA's own metrics on the sentiment score, with what each one means."""
+    lines = ["## Sentiment score: MMSA's metrics", "",
+             f"On the {mmsa['n']} rows with a true score, computed as thuiar/MMSA does, so they compare with "
+             "published CMU-MOSI / CMU-MOSEI results.", "", "| metric | value | definition |", "|---|---|---|"]
+    lines += [f"| {name} | {fmt(mmsa[name])} | {text} |" for name, text in mmsa["definitions"].items()]
+    return lines + [""]
+
+
 def eval_sections(result: dict[str, Any], out: Path) -> list[str]:
     """The evaluation's Markdown sections, with their PNGs and metrics.json written to `out`."""
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
@@ -109,7 +118,10 @@ def eval_sections(result: dict[str, Any], out: Path) -> list[str]:
         if f"{head}_accuracy" in metrics:
             lines.append(f"| {head} | " + " | ".join(fmt(metrics[f"{head}_{m}"]) for m in METRICS) + " |")
     lines += ["", f"Joint loss (sum of the heads' cross-entropies): {fmt(metrics['loss'])}; "
-              f"mean macro-F1: {fmt(metrics['macro_f1_mean'])}.", "", "## Confusion matrices", ""]
+              f"mean macro-F1: {fmt(metrics['macro_f1_mean'])}.", ""]
+    if result.get("mmsa"):
+        lines += mmsa_section(result["mmsa"])
+    lines += ["## Confusion matrices", ""]
     for head in HEADS:
         plot_confusion(result["confusion"][head], result["labels"][head], head, out / f"confusion_{head}.png")
         lines.append(f"![{head}](confusion_{head}.png)")

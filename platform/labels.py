@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 HEADS: tuple[str, ...] = ("emotion", "sentiment", "intent")
 IGNORE_INDEX = -100  # label id for "no label": skipped by the loss and the metrics
+# A sentiment score (MMSA's regression label, e.g. [-3, 3] for CMU-MOSI/MOSEI), predicted
+# by a one-output head beside the classification heads; NaN where a row has none.
+SCORE_HEAD = "score"
 
 DEFAULT_EMOTIONS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
 DEFAULT_SENTIMENTS = ["negative", "neutral", "positive"]

@@ -13,7 +13,7 @@ import torch
 
 from mmei.platform.config import MODALITIES, Config
 from mmei.platform.features import featurize_batch, to_tensors
-from mmei.platform.labels import HEADS
+from mmei.platform.labels import HEADS, SCORE_HEAD
 from mmei.platform.models.output import ModelOutput
 
 
@@ -41,6 +41,8 @@ class Outputs:
     labels: dict[str, np.ndarray]  # head → (N,), IGNORE_INDEX where unlabelled
     fusion_weights: np.ndarray  # (N, 3)
     present: np.ndarray  # (N, 3) modalities given to the model
+    scores: np.ndarray  # (N,) predicted sentiment scores
+    score_targets: np.ndarray  # (N,) true scores, NaN where a row has none
 
 
 @torch.no_grad()
@@ -49,7 +51,7 @@ def collect_outputs(forward: Callable[[dict[str, torch.Tensor]], ModelOutput],
     """Run `forward` over labelled tensor batches and gather everything on the CPU."""
     probabilities: dict[str, list] = {head: [] for head in HEADS}
     labels: dict[str, list] = {head: [] for head in HEADS}
-    weights, present = [], []
+    weights, present, scores, targets = [], [], [], []
     for batch in batches:
         output = forward(batch)
         for head in HEADS:
@@ -57,8 +59,12 @@ def collect_outputs(forward: Callable[[dict[str, torch.Tensor]], ModelOutput],
             labels[head].append(batch[head].cpu().numpy())
         weights.append(output.fusion_weights.float().cpu().numpy())
         present.append(batch["present"].cpu().numpy())
+        scores.append(output.logits[SCORE_HEAD][:, 0].float().cpu().numpy())
+        rows = len(batch["present"])
+        targets.append(batch["score"].float().cpu().numpy() if "score" in batch else np.full(rows, np.nan, np.float32))
     return Outputs({h: np.concatenate(v) for h, v in probabilities.items()},
-                   {h: np.concatenate(v) for h, v in labels.items()}, np.concatenate(weights), np.concatenate(present))
+                   {h: np.concatenate(v) for h, v in labels.items()}, np.concatenate(weights), np.concatenate(present),
+                   np.concatenate(scores), np.concatenate(targets))
 
 
 class Predictor:

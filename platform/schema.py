@@ -3,7 +3,7 @@
 Modality shard: what importers and the synthetic corpus write and preprocessing
 reads. Audio comes as encoded WAV/FLAC bytes (`audio`) or as pre-extracted frame
 vectors (`audio_features`); frames likewise (`frames` / `visual_features`). Every
-modality and every label is nullable. Extra columns (the corpus's `scenario`,
+modality and every label is nullable; `score` may be left out. Extra columns (the corpus's `scenario`,
 `speaker`) are allowed and carried along.
 """
 from __future__ import annotations
@@ -23,9 +23,11 @@ MODALITY_SCHEMA = pa.schema([
     pa.field("emotion", pa.string()),
     pa.field("sentiment", pa.string()),
     pa.field("intent", pa.string()),
+    pa.field("score", pa.float32()),  # optional: a sentiment score (MMSA's regression label)
 ])
 
-REQUIRED_COLUMNS = tuple(MODALITY_SCHEMA.names)
+OPTIONAL_COLUMNS = ("score",)
+REQUIRED_COLUMNS = tuple(name for name in MODALITY_SCHEMA.names if name not in OPTIONAL_COLUMNS)
 SPLITS = ("train", "val", "test")
 
 # Parquet key-value metadata every synthetic shard carries, so a synthetic file can

@@ -7,7 +7,7 @@ from typing import Any
 from mmei.pipelines.sources.folder import FolderReader
 from mmei.pipelines.sources.meld import MeldReader
 from mmei.pipelines.sources.mintrec import read_mintrec
-from mmei.pipelines.sources.mmsa import read_mmsa
+from mmei.pipelines.sources.mmsa import MmsaReader
 from mmei.pipelines.sources.shards import ImportFormatError, write_shards
 from mmei.pipelines.sources.table import TableReader
 
@@ -30,13 +30,15 @@ def import_dataset(fmt: str, source: Path, out: Path, table: dict[str, Any] | No
     if fmt == "mmsa":
         if not source.is_file():
             raise ImportFormatError(f"{source}: the mmsa format is one pickle file (e.g. aligned_50.pkl)")
-        return write_shards(read_mmsa(source), out, "mmsa")
+        reader = MmsaReader(source)
+        return write_shards(reader, out, "mmsa", notes=lambda: {"nonfinite_values_zeroed": reader.zeroed})
     if not source.is_dir():
         raise ImportFormatError(f"{source}: the {fmt} format is a folder")
     if fmt == "mintrec":
         return write_shards(read_mintrec(source), out, "mintrec")
     if fmt == "meld":
         reader = MeldReader(source)
-        return write_shards(reader, out, "meld", notes=lambda: {"video_only_without_extracted_media": reader.video_only})
+        return write_shards(reader, out, "meld", notes=lambda: {"video_only_without_extracted_media": reader.video_only,
+                                                                 "media_folders": reader.media_folders})
     reader = FolderReader(source)
     return write_shards(reader, out, "folder", notes=lambda: {"media_without_labels_row": reader.unlisted})

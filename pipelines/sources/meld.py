@@ -1,15 +1,22 @@
-"""MELD-style data: `{train,dev,test}_sent_emo.csv` plus a folder of media per utterance.
+"""MELD-style data: `{train,dev,test}_sent_emo.csv` plus a folder of media per split.
 
 CSV columns used: Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID. Media are
 named from the ids, `dia{D}_utt{U}`: audio as `.wav`/`.flac`, frames as images
-(`dia{D}_utt{U}.png`, numbered `_001.png` …, or a folder). MELD ships `.mp4`; this
-importer does not decode video (no ffmpeg here): extract wav and frames first. Every
-utterance whose only media is video is counted in `_import.json`, never skipped
-silently: the row is imported with text only. MELD has no intent labels.
+(`dia{D}_utt{U}.png`, numbered `_001.png` …, or a folder).
+
+The three splits reuse the same names (`dia0_utt0` is in train, dev and test), so
+each split's media are looked up in that split's own folder only: MELD.Raw's
+`train_splits`, `dev_splits_complete` and `output_repeated_splits_test`, or folders
+named `train`, `dev` and `test`. Two files of one kind for one name within a split is
+an error naming both. MELD ships `.mp4`; this importer does not decode video (no
+ffmpeg here): extract wav and frames first. Every utterance whose only media is video
+is counted in `_import.json`, never skipped silently: the row is imported with text
+only. MELD has no intent labels.
 """
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,6 +24,8 @@ from mmei.pipelines.sources.media import MediaIndex
 from mmei.pipelines.sources.shards import ImportFormatError
 
 SPLIT_FILES = {"train_sent_emo.csv": "train", "dev_sent_emo.csv": "val", "test_sent_emo.csv": "test"}
+MEDIA_FOLDERS = {"train": ("train_splits", "train"), "val": ("dev_splits_complete", "dev"),
+                 "test": ("output_repeated_splits_test", "test")}
 REQUIRED = ("Utterance", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
 
 
@@ -31,8 +40,17 @@ def _read_text(path: Path) -> str:
 class MeldReader:
     def __init__(self, folder: Path):
         self.folder = folder
-        self.media = MediaIndex(folder)
         self.video_only = 0
+        self.media_folders: dict[str, str | None] = {}
+
+    def media_for(self, split: str) -> MediaIndex | None:
+        """The index of this split's own media folder; None when the split has none."""
+        for name in MEDIA_FOLDERS[split]:
+            if (self.folder / name).is_dir():
+                self.media_folders[split] = name
+                return MediaIndex(self.folder / name)
+        self.media_folders[split] = None
+        return None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         found = [name for name in SPLIT_FILES if (self.folder / name).is_file()]
@@ -40,17 +58,19 @@ class MeldReader:
             raise ImportFormatError(f"{self.folder}: no train_sent_emo.csv / dev_sent_emo.csv / test_sent_emo.csv")
         for name in found:
             path = self.folder / name
-            reader = csv.DictReader(_read_text(path).splitlines())
+            media = self.media_for(SPLIT_FILES[name])
+            reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))  # quoted fields may hold newlines
             missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
             if missing:
                 raise ImportFormatError(f"{path}: missing columns {missing}")
-            for line, record in enumerate(reader, start=2):
+            for record in reader:
+                line = reader.line_num
                 dialogue, utterance = record["Dialogue_ID"].strip(), record["Utterance_ID"].strip()
                 if not dialogue.isdigit() or not utterance.isdigit():
                     raise ImportFormatError(f"{path} row {line}: Dialogue_ID and Utterance_ID must be integers")
                 key = f"dia{dialogue}_utt{utterance}"
-                audio, frames = self.media.audio(key), self.media.frames(key)
-                if audio is None and frames is None and self.media.has_video_only(key):
+                audio, frames = (media.audio(key), media.frames(key)) if media else (None, None)
+                if audio is None and frames is None and media and media.has_video_only(key):
                     self.video_only += 1
                 yield {
                     "sample_id": f"{SPLIT_FILES[name]}-{key}",

@@ -2,9 +2,14 @@
 
 Layout (after the MIntRec release): `train.tsv`, `dev.tsv`, `test.tsv` with a header
 `season  episode  clip  text  label`; the utterance index is `{season}_{episode}_{clip}`.
-`audio_feats.pkl` and `video_feats.pkl` map that index to a (frames, dim) array
-(wav2vec 2.0 and Faster R-CNN features in the original). Intent labels are MIntRec's
-own 20 classes: use the `mintrec` config preset, whose label space lists them.
+`audio_feats.pkl` and `video_feats.pkl` map that index to a feature array (wav2vec 2.0
+audio up to ~480 × 768, Faster R-CNN video up to 225 × 1 × 256 in the original; the
+singleton axis is dropped, as upstream's `squeeze(1)` does). Intent labels are
+MIntRec's own 20 classes: use the `mintrec` config preset, whose label space lists them.
+
+The TSVs are read as upstream reads them: split on tabs with no quote handling
+(`quotechar=None`), so a text that starts with `"` is just a text, and never swallows
+the tabs and lines after it as a quoted field would.
 """
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ def read_mintrec(folder: Path) -> Iterator[dict[str, Any]]:
     for name in found:
         path = folder / name
         with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle, delimiter="\t")
+            reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
             header = next(reader, None)
             if header is None or tuple(h.strip().lower() for h in header[:5]) != COLUMNS:
                 raise ImportFormatError(f"{path}: header must start with the columns {COLUMNS}, got {header}")

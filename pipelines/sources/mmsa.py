@@ -4,10 +4,15 @@ A pickled dict with `train`, `valid` and `test`; each split is a dict of arrays 
 its samples: `raw_text` (or `text` as strings), `audio` (N, T, Da), `vision`
 (N, T, Dv), `id`, `regression_labels` (sentiment score in [-3, 3]; CH-SIMS uses
 [-1, 1]) and `classification_labels`, optionally `audio_lengths` / `vision_lengths`
-to trim padding. The score's sign gives the 3 sentiment classes (MMSA's own 3-class
-rule): < 0 negative, 0 neutral, > 0 positive. These corpora have no emotion or
-intent labels, so those stay null. Non-finite feature values are kept as they are:
-preparation quarantines them with a reason, rather than an importer hiding them.
+to trim padding.
+
+As MMSA's own loader does, so splits and results compare with the literature:
+- non-finite feature values (CMU-MOSEI's audio holds -inf) become 0; how many, per
+  modality, is counted in `_import.json` (`nonfinite_values_zeroed`);
+- the score is kept in the shard (`score`), and `mmei eval` reports MMSA's metrics on it;
+- the 3 sentiment classes are MMSA's Acc-3 bins: round(clip(score, -1, 1)) is -1
+  negative, 0 neutral, 1 positive (so -0.4 is neutral, -0.6 negative).
+These corpora have no emotion or intent labels, so those stay null.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ SPLITS = {"train": "train", "valid": "val", "test": "test"}
 
 
 def sentiment_of(score: float) -> str:
-    return "negative" if score < 0 else "positive" if score > 0 else "neutral"
+    """MMSA's Acc-3 class of a score."""
+    return {-1: "negative", 0: "neutral", 1: "positive"}[int(np.round(np.clip(score, -1.0, 1.0)))]
 
 
 def _texts(split: dict[str, Any], path: Path, name: str) -> list[str]:
@@ -34,40 +40,55 @@ def _texts(split: dict[str, Any], path: Path, name: str) -> list[str]:
     raise ImportFormatError(f"{path}: split {name!r} has no raw_text (strings)")
 
 
-def _trim(matrix: np.ndarray, lengths: Any, i: int) -> list[list[float]]:
-    rows = np.asarray(matrix[i], dtype=np.float32)
-    if lengths is not None:
-        rows = rows[: int(lengths[i])] if int(lengths[i]) > 0 else rows[:0]
-    return rows.tolist() if len(rows) else None
+class MmsaReader:
+    """Rows of an MMSA pickle; counts the non-finite values it zeroes, per modality."""
 
+    def __init__(self, path: Path):
+        self.path = path
+        self.zeroed = {"audio": 0, "vision": 0}
 
-def read_mmsa(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        with path.open("rb") as handle:
-            data = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError) as error:
-        raise ImportFormatError(f"{path}: not a readable pickle ({error})") from None
-    if not isinstance(data, dict) or not set(SPLITS) & set(data):
-        raise ImportFormatError(f"{path}: expected a dict with train / valid / test, got {type(data).__name__}")
-    for name, split_name in SPLITS.items():
-        split = data.get(name)
-        if split is None:
-            continue
-        missing = [key for key in ("audio", "vision", "id", "regression_labels") if key not in split]
-        if missing:
-            raise ImportFormatError(f"{path}: split {name!r} lacks {missing}")
-        texts = _texts(split, path, name)
-        n = len(split["id"])
-        for key in ("audio", "vision", "regression_labels"):
-            if len(split[key]) != n:
-                raise ImportFormatError(f"{path}: split {name!r} has {len(split[key])} {key} rows for {n} ids")
-        for i in range(n):
-            score = float(np.asarray(split["regression_labels"][i]).reshape(-1)[0])
-            yield {
-                "sample_id": str(split["id"][i]),
-                "split": split_name,
-                "text": texts[i] or None,
-                "audio_features": _trim(split["audio"], split.get("audio_lengths"), i),
-                "visual_features": _trim(split["vision"], split.get("vision_lengths"), i),
-                "sentiment": sentiment_of(score) if np.isfinite(score) else None,
-            }
+    def _matrix(self, split: dict[str, Any], key: str, i: int) -> list[list[float]] | None:
+        rows = np.asarray(split[key][i], dtype=np.float32)
+        lengths = split.get(f"{key}_lengths")
+        if lengths is not None:
+            rows = rows[: max(int(lengths[i]), 0)]
+        if not len(rows):
+            return None
+        bad = ~np.isfinite(rows)
+        if bad.any():
+            self.zeroed[key] += int(bad.sum())
+            rows = np.where(bad, np.float32(0), rows)
+        return rows.tolist()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as handle:
+                data = pickle.load(handle)
+        except (OSError, pickle.UnpicklingError, EOFError) as error:
+            raise ImportFormatError(f"{self.path}: not a readable pickle ({error})") from None
+        if not isinstance(data, dict) or not set(SPLITS) & set(data):
+            raise ImportFormatError(f"{self.path}: expected a dict with train / valid / test, got {type(data).__name__}")
+        for name, split_name in SPLITS.items():
+            split = data.get(name)
+            if split is None:
+                continue
+            missing = [key for key in ("audio", "vision", "id", "regression_labels") if key not in split]
+            if missing:
+                raise ImportFormatError(f"{self.path}: split {name!r} lacks {missing}")
+            texts = _texts(split, self.path, name)
+            n = len(split["id"])
+            for key in ("audio", "vision", "regression_labels"):
+                if len(split[key]) != n:
+                    raise ImportFormatError(f"{self.path}: split {name!r} has {len(split[key])} {key} rows for {n} ids")
+            for i in range(n):
+                score = float(np.asarray(split["regression_labels"][i]).reshape(-1)[0])
+                known = bool(np.isfinite(score))
+                yield {
+                    "sample_id": str(split["id"][i]),
+                    "split": split_name,
+                    "text": texts[i] or None,
+                    "audio_features": self._matrix(split, "audio", i),
+                    "visual_features": self._matrix(split, "vision", i),
+                    "sentiment": sentiment_of(score) if known else None,
+                    "score": score if known else None,
+                }

@@ -23,7 +23,8 @@ class LateFusionModel(nn.Module):
         self.encoders = build_encoders(config, MODALITIES, pretrained)
         self.heads = nn.ModuleDict({m: heads_for(config, config.model.hidden_size) for m in MODALITIES})
         # Bias-only logits for a sample with nothing present, so the output stays defined.
-        self.prior = nn.ModuleDict({head: LearnedVectors(1, config.labels.size(head)) for head in self.heads["text"]})
+        self.prior = nn.ModuleDict({head: LearnedVectors(1, layer[-1].out_features)
+                                    for head, layer in self.heads["text"].items()})
 
     def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
         present = batch["present"].bool()

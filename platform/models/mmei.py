@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from mmei.platform.config import MODALITIES, Config
-from mmei.platform.labels import HEADS
+from mmei.platform.labels import SCORE_HEAD
 from mmei.platform.models.audio_encoder import build_audio_encoder
 from mmei.platform.models.cross_modal import CrossModalTransformer
 from mmei.platform.models.fusion import build_fusion
@@ -35,9 +35,10 @@ def build_encoders(config: Config, modalities: tuple[str, ...], pretrained: bool
 
 
 def heads_for(config: Config, hidden: int) -> nn.ModuleDict:
+    """One classifier per head, plus the one-output sentiment-score regressor."""
+    sizes = {**config.labels.sizes(), SCORE_HEAD: 1}
     return nn.ModuleDict({
-        head: nn.Sequential(nn.Dropout(config.model.dropout), nn.Linear(hidden, config.labels.size(head)))
-        for head in HEADS
+        head: nn.Sequential(nn.Dropout(config.model.dropout), nn.Linear(hidden, size)) for head, size in sizes.items()
     })
 
 

@@ -70,9 +70,10 @@ def test_mintrec_folder_and_its_features_prepare_on_ray(tmp_path, ray_cluster):
     rows = rows_of(tmp_path / "shards")
     assert rows["S04_E01_2"]["intent"] == "Ask for help" and rows["S04_E01_2"]["audio_features"] is None
     assert rows["S05_E02_7"]["split"] == "val" and len(rows["S04_E01_1"]["visual_features"]) == 4
-    assert report["prepare_overrides"] == ["features.audio_input=features", "features.audio_feature_dim=8",
-                                           "features.visual_input=features", "features.visual_feature_dim=6"]
-    config = load_config("mintrec", [*report["prepare_overrides"], "features.audio_feature_steps=5"])
+    assert report["prepare_overrides"][-4:] == ["features.audio_input=features", "features.audio_feature_dim=8",
+                                                "features.visual_input=features", "features.visual_feature_dim=6"]
+    assert report["feature_steps"]["audio_features"]["max"] == 7
+    config = load_config("mintrec", [*report["prepare_overrides"], "features.max_feature_steps=5"])
     manifest = prepare(tmp_path / "shards", tmp_path / "features", config, echo=lambda _: None)
     assert (manifest["rows_out"], manifest["rows_quarantined"]) == (3, 0)
 
@@ -146,3 +147,130 @@ def test_import_report_is_written(tmp_path):
     (tmp_path / "in" / "a.txt").write_text("hi")
     import_dataset("folder", tmp_path / "in", tmp_path / "out")
     assert json.loads((tmp_path / "out" / "_import.json").read_text())["rows"] == 1
+
+
+# ---------------------------------------------------------------- the public datasets' real layouts
+MELD_HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+
+
+def test_meld_raw_layout_keeps_each_splits_own_media(tmp_path):
+    """MELD.Raw: every split folder reuses dia0_utt0; each split must get its own files."""
+    source = tmp_path / "MELD.Raw"
+    for csv_name, folder, tone, text in (("train_sent_emo.csv", "train_splits", 0.1, "Oh, my God!"),
+                                         ("dev_sent_emo.csv", "dev_splits_complete", 0.2, "I don't know."),
+                                         ("test_sent_emo.csv", "output_repeated_splits_test", 0.3, "Why?")):
+        (source / folder).mkdir(parents=True)
+        (source / folder / "dia0_utt0.wav").write_bytes(wav(tone))
+        (source / folder / "dia0_utt0_001.png").write_bytes(png((int(tone * 500), 0, 0)))
+        (source / folder / "dia0_utt1.mp4").write_bytes(b"video only")
+        (source / csv_name).write_bytes((MELD_HEADER + f'1,"{text}",Chandler,surprise,positive,0,0,8,21,'
+                                         '"00:16:16,059","00:16:21,731"\n2,"Fine, sure.",Joey,neutral,neutral,0,1,8,21,'
+                                         '"00:16:22,000","00:16:23,000"\n').encode("cp1252"))
+    report = import_dataset("meld", source, tmp_path / "out")
+    rows = rows_of(tmp_path / "out")
+    assert set(rows) == {f"{s}-dia0_utt{u}" for s in ("train", "val", "test") for u in (0, 1)}
+    audio = {split: rows[f"{split}-dia0_utt0"]["audio"] for split in ("train", "val", "test")}
+    assert audio == {"train": wav(0.1), "val": wav(0.2), "test": wav(0.3)}  # no split sees another's clip
+    assert all(len(rows[f"{split}-dia0_utt0"]["frames"]) == 1 for split in ("train", "val", "test"))
+    assert rows["val-dia0_utt1"]["text"] == "Fine, sure." and rows["val-dia0_utt1"]["audio"] is None
+    assert report["video_only_without_extracted_media"] == 3
+    assert report["media_folders"] == {"train": "train_splits", "val": "dev_splits_complete",
+                                       "test": "output_repeated_splits_test"}
+
+
+def test_meld_ambiguous_media_within_a_split_names_both_files(tmp_path):
+    source = tmp_path / "meld"
+    (source / "train" / "a").mkdir(parents=True)
+    (source / "train" / "b").mkdir()
+    (source / "train" / "a" / "dia0_utt0.wav").write_bytes(wav())
+    (source / "train" / "b" / "dia0_utt0.wav").write_bytes(wav(0.3))
+    (source / "train_sent_emo.csv").write_text(MELD_HEADER + "1,Hi,Ross,joy,positive,0,0,1,1,a,b\n")
+    with pytest.raises(ImportFormatError, match=r"ambiguous: .*a/dia0_utt0.wav and .*b/dia0_utt0.wav"):
+        import_dataset("meld", source, tmp_path / "out")
+
+
+def test_mintrec_real_shapes_and_a_text_that_starts_with_a_quote(tmp_path, ray_cluster):
+    """Video (T<=225, 1, 256) and audio (~480, 768), as released: never quarantined for
+    length, subsampled alike. A TSV text starting with '"' stays one text (upstream reads
+    with no quote handling)."""
+    source = tmp_path / "MIntRec"
+    source.mkdir()
+    (source / "train.tsv").write_text("season\tepisode\tclip\ttext\tlabel\n"
+                                      'S04\tE01\t1\t"Thank you," she said\tThank\n'
+                                      "S04\tE01\t2\tcould you help me move\tAsk for help\n")
+    (source / "dev.tsv").write_text("season\tepisode\tclip\ttext\tlabel\nS05\tE02\t7\tthat was rude\tCriticize\n")
+    rng = np.random.default_rng(0)
+    video = {"S04_E01_1": rng.normal(size=(225, 1, 256)).astype(np.float32),
+             "S04_E01_2": rng.normal(size=(40, 1, 256)).astype(np.float32),
+             "S05_E02_7": rng.normal(size=(180, 1, 256)).astype(np.float32)}
+    audio = {key: rng.normal(size=(477, 768)).astype(np.float32) for key in video}
+    for key in video:  # column 0 of each: a ramp over that stream's own time, 0 → 1
+        video[key][:, 0, 0] = np.linspace(0, 1, len(video[key]))
+        audio[key][:, 0] = np.linspace(0, 1, len(audio[key]))
+    (source / "video_feats.pkl").write_bytes(pickle.dumps(video))
+    (source / "audio_feats.pkl").write_bytes(pickle.dumps(audio))
+    report = import_dataset("mintrec", source, tmp_path / "shards")
+    rows = rows_of(tmp_path / "shards")
+    assert rows["S04_E01_1"]["text"] == '"Thank you," she said' and rows["S04_E01_1"]["intent"] == "Thank"
+    assert rows["S04_E01_2"]["intent"] == "Ask for help" and len(rows) == 3
+    assert len(rows["S04_E01_1"]["visual_features"]) == 225 and len(rows["S04_E01_1"]["visual_features"][0]) == 256
+    assert report["feature_steps"]["visual_features"]["max"] == 225
+    assert "features.max_feature_steps=256" in report["prepare_overrides"]  # 477 audio steps, capped
+    config = load_config("mintrec", [*report["prepare_overrides"], "features.max_feature_steps=32"])
+    manifest = prepare(tmp_path / "shards", tmp_path / "features", config, echo=lambda _: None)
+    assert (manifest["rows_out"], manifest["rows_quarantined"]) == (3, 0)
+    from mmei.pipelines.feature_dataset import FeatureCollate, load_feature_dataset
+
+    batch = FeatureCollate(config.features)(load_feature_dataset(tmp_path / "features").take_batch(3, batch_format="numpy"))
+    assert batch["audio"].shape == (3, 32, 768) and batch["frames"].shape == (3, 32, 256)
+    assert batch["frame_mask"].all() and batch["audio_mask"].all()  # 40 to 477 steps, all kept as 32
+    # subsampled alike: the kept audio and video steps sit at the same relative times
+    np.testing.assert_allclose(batch["audio"][:, :, 0].numpy(), batch["frames"][:, :, 0].numpy(), atol=1 / 40)
+
+
+def test_mosei_minus_infinity_is_zeroed_and_counted_and_the_score_kept(tmp_path, ray_cluster):
+    """CMU-MOSEI's audio holds -inf: MMSA's loader sets it to 0, so must we (not quarantine)."""
+    rng = np.random.default_rng(1)
+
+    def split(ids, scores):
+        n = len(ids)
+        audio = rng.normal(size=(n, 6, 74)).astype(np.float32)
+        audio[0, 2, :5] = -np.inf
+        return {"raw_text": [f"utterance {i}" for i in ids], "audio": audio,
+                "vision": rng.normal(size=(n, 8, 35)).astype(np.float32), "id": np.array(ids),
+                "regression_labels": np.array(scores, dtype=np.float32), "classification_labels": np.zeros(n)}
+
+    data = {"train": split(["v1$_$0", "v1$_$1", "v1$_$2", "v1$_$3"], [-2.4, -0.4, 0.6, 3.0]),
+            "valid": split(["v2$_$0", "v2$_$1"], [0.0, -0.6]), "test": split(["v3$_$0", "v3$_$1"], [1.2, -1.0])}
+    (tmp_path / "unaligned_50.pkl").write_bytes(pickle.dumps(data))
+    report = import_dataset("mmsa", tmp_path / "unaligned_50.pkl", tmp_path / "shards")
+    rows = rows_of(tmp_path / "shards")
+    assert report["nonfinite_values_zeroed"] == {"audio": 15, "vision": 0}  # 5 per split's first row
+    assert rows["v1$_$0"]["audio_features"][2][:5] == [0.0] * 5
+    # MMSA's Acc-3 bins: round(clip(score, -1, 1))
+    assert [rows[i]["sentiment"] for i in ("v1$_$0", "v1$_$1", "v1$_$2", "v2$_$0", "v2$_$1")] == [
+        "negative", "neutral", "positive", "neutral", "negative"]
+    assert rows["v1$_$3"]["score"] == pytest.approx(3.0)
+    config = load_config("mmsa", report["prepare_overrides"])
+    manifest = prepare(tmp_path / "shards", tmp_path / "features", config, echo=lambda _: None)
+    assert (manifest["rows_out"], manifest["rows_quarantined"]) == (8, 0)
+    from mmei.pipelines.feature_dataset import FeatureCollate, load_feature_dataset
+
+    batch = FeatureCollate(config.features)(load_feature_dataset(tmp_path / "features", "test").take_batch(
+        2, batch_format="numpy"))
+    assert sorted(batch["score"].tolist()) == pytest.approx([-1.0, 1.2])
+
+
+def test_folder_in_split_subfolders_imports_no_folder_as_a_sample(tmp_path):
+    """The real-text layout: ID.txt files under train/ and test/, one labels.csv."""
+    source = tmp_path / "texts"
+    for split in ("train", "test"):
+        (source / split).mkdir(parents=True)
+    (source / "labels.csv").write_text("sample_id,split,sentiment\n" + "".join(
+        f"{i},{'train' if i < 6 else 'test'},{'positive' if i % 2 else 'negative'}\n" for i in range(8)))
+    for i in range(8):
+        (source / ("train" if i < 6 else "test") / f"{i}.txt").write_text(f"text number {i}")
+    report = import_dataset("folder", source, tmp_path / "out")
+    rows = rows_of(tmp_path / "out")
+    assert sorted(rows) == [str(i) for i in range(8)] and report["media_without_labels_row"] == 0
+    assert rows["7"]["text"] == "text number 7" and rows["7"]["split"] == "test"
