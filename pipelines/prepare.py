@@ -39,8 +39,8 @@ import ray
 from mmei.pipelines.feature_sink import FEATURE_FORMAT, FEATURE_PREFIX, SplitShardSink
 from mmei.platform.config import Config, config_from_dict
 from mmei.platform.errors import UserInputError
-from mmei.platform.features import (AudioDecodeError, FeatureError, ImageDecodeError, compact_row, load_tokenizer,
-                                    text_tokens)
+from mmei.platform.features import (AudioDecodeError, FeatureError, ImageDecodeError, MediaTooLarge, compact_row,
+                                    load_tokenizer, text_tokens)
 from mmei.platform.labels import HEADS, IGNORE_INDEX
 from mmei.platform.schema import SYNTHETIC_KEY, missing_columns
 from mmei.platform.validation import Rejection, check_row
@@ -87,6 +87,8 @@ def inspect_input(path: Path) -> dict[str, Any]:
 
 def rejection_for(error: Exception) -> Rejection:
     """Why featurizing a row failed, as a quarantine reason."""
+    if isinstance(error, MediaTooLarge):
+        return Rejection("media_too_large", str(error))
     if isinstance(error, AudioDecodeError):
         return Rejection("audio_undecodable", str(error))
     if isinstance(error, ImageDecodeError):

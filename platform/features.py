@@ -47,6 +47,11 @@ class ImageDecodeError(FeatureError):
     """An image that is not a decodable PNG/JPEG."""
 
 
+class MediaTooLarge(FeatureError):
+    """Media whose header promises more than the limits: pixels, sample rate, channels.
+    Checked before decoding, so a small file that would decode to hundreds of MB never is."""
+
+
 # ---------------------------------------------------------------- audio
 def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     """WAV/FLAC bytes → mono float32 waveform at `sample_rate`.
@@ -72,13 +77,30 @@ def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     return waveform
 
 
-def audio_duration_seconds(data: bytes) -> float:
-    """Duration from the header alone, so over-long clips are rejected before decoding."""
+def audio_header(data: bytes) -> tuple[float, int, int]:
+    """(seconds, sample rate, channels) from the header alone, before any decoding."""
     try:
         info = soundfile.info(io.BytesIO(data))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {error}") from None
-    return info.frames / info.samplerate
+    if info.samplerate <= 0:
+        raise AudioDecodeError("audio header gives no sample rate")
+    return info.frames / info.samplerate, int(info.samplerate), int(info.channels)
+
+
+def audio_duration_seconds(data: bytes) -> float:
+    """Duration from the header alone, so over-long clips are rejected before decoding."""
+    return audio_header(data)[0]
+
+
+def check_audio_header(data: bytes, max_sample_rate: int, max_channels: int) -> float:
+    """The clip's seconds, once its header is within the rate and channel limits."""
+    seconds, rate, channels = audio_header(data)
+    if rate > max_sample_rate:
+        raise MediaTooLarge(f"audio at {rate} Hz; at most {max_sample_rate} Hz")
+    if channels > max_channels:
+        raise MediaTooLarge(f"audio with {channels} channels; at most {max_channels}")
+    return seconds
 
 
 def encode_wav(waveform: np.ndarray, sample_rate: int) -> bytes:
@@ -152,13 +174,32 @@ def audio_steps(audio: np.ndarray | None, features: FeatureConfig) -> np.ndarray
 
 
 # ---------------------------------------------------------------- visual
-def decode_image(data: bytes) -> Image.Image:
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """The image with its header read and its size checked; nothing decoded yet."""
     try:
         image = Image.open(io.BytesIO(data))
-        image.load()
+    except Image.DecompressionBombError as error:
+        raise MediaTooLarge(f"image too large: {error}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise ImageDecodeError(f"image is not decodable PNG/JPEG: {error}") from None
-    return image.convert("RGB")
+    width, height = image.size
+    if width * height > max_pixels:
+        raise MediaTooLarge(f"image of {width}x{height} = {width * height / 1e6:.1f} Mpx; at most "
+                            f"{max_pixels / 1e6:g} Mpx")
+    return image
+
+
+def decode_image(data: bytes, max_pixels: int = 16_000_000) -> Image.Image:
+    """PNG/JPEG bytes → RGB image, refusing more than `max_pixels` before decoding.
+    Every decoder failure is an ImageDecodeError (or MediaTooLarge), never a crash."""
+    image = open_image(data, max_pixels)
+    try:
+        image.load()
+        return image.convert("RGB")
+    except Image.DecompressionBombError as error:
+        raise MediaTooLarge(f"image too large: {error}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageDecodeError(f"image is not decodable PNG/JPEG: {error}") from None
 
 
 def image_pixels(image: Image.Image, size: int) -> np.ndarray:
@@ -187,7 +228,8 @@ def visual_steps(frames: Sequence[Any] | None, features: FeatureConfig) -> np.nd
     chosen = frame_indices(len(frames), features.visual_max_steps)
     if features.visual_input == "features":
         return np.ascontiguousarray(np.asarray(frames, dtype=np.float32)[chosen])
-    return np.stack([image_pixels(decode_image(frames[i]), features.image_size) for i in chosen])
+    return np.stack([image_pixels(decode_image(frames[i], features.max_image_pixels), features.image_size)
+                     for i in chosen])
 
 
 # ---------------------------------------------------------------- text
@@ -255,7 +297,10 @@ def row_audio(row: dict[str, Any], features: FeatureConfig) -> np.ndarray | None
     if features.audio_input == "features":
         values = row.get("audio_features")
         return None if values is None else feature_matrix(values, features.audio_feature_dim, "audio_features")
-    return decode_audio(row["audio"], features.sample_rate) if row.get("audio") else None
+    if not row.get("audio"):
+        return None
+    check_audio_header(row["audio"], features.audio_max_sample_rate, features.audio_max_channels)
+    return decode_audio(row["audio"], features.sample_rate)
 
 
 def row_visual(row: dict[str, Any], features: FeatureConfig) -> Sequence[Any] | None:
@@ -351,6 +396,7 @@ def modality_batch(modality: str, value: Any, features: FeatureConfig) -> dict[s
     if modality == "text":
         item["tokens"] = text_tokens([value], features)[0]
     elif modality == "audio":
+        check_audio_header(value, features.audio_max_sample_rate, features.audio_max_channels)
         item["audio"] = audio_steps(decode_audio(value, features.sample_rate), features)
     else:
         item["frames"] = visual_steps(value, features)

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 
 from mmei.platform.config import Config
-from mmei.platform.features import FeatureError, audio_duration_seconds, feature_matrix, has_text
+from mmei.platform.features import FeatureError, MediaTooLarge, check_audio_header, feature_matrix, has_text
 from mmei.platform.labels import HEADS
 from mmei.platform.schema import SPLITS
 
 REASONS = (
     "schema", "no_modality", "audio_undecodable", "audio_too_long", "audio_too_short",
-    "image_undecodable", "too_many_frames", "nonfinite_features", "bad_features", "unknown_label",
+    "image_undecodable", "media_too_large", "too_many_frames", "nonfinite_features", "bad_features", "unknown_label",
     "featurization",  # set by preparation when featurizing fails after validation passed
 )
 
@@ -60,7 +60,9 @@ def _audio_problem(row: dict[str, Any], config: Config) -> Rejection | None:
     if not row.get("audio"):
         return None
     try:
-        seconds = audio_duration_seconds(row["audio"])
+        seconds = check_audio_header(row["audio"], features.audio_max_sample_rate, features.audio_max_channels)
+    except MediaTooLarge as error:
+        return Rejection("media_too_large", str(error))
     except FeatureError as error:
         return Rejection("audio_undecodable", str(error))
     if seconds > features.audio_reject_seconds:

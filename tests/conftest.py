@@ -11,6 +11,8 @@ os.environ.setdefault("WANDB_MODE", "offline")
 # Read by the Serve ingress (serving tests set api_key_env to it). Set before ray.init,
 # so every Ray worker process inherits it.
 os.environ.setdefault("MMEI_TEST_API_KEY", "test-key")
+# Lets a test hold one request inside an encoder replica (serving/fault_injection.py).
+os.environ.setdefault("MMEI_FAULT_INJECTION", "1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,3 +122,26 @@ def store_url(request, tmp_path):
             connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
     return url
+
+
+def make_png_bomb(width: int, height: int) -> bytes:
+    """A real 1-bit PNG of zeros: a few KB that decode to width × height pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    compressor, parts = zlib.compressobj(9), []
+    row = b"\x00" * (1 + (width + 7) // 8)
+    for _ in range(height):
+        parts.append(compressor.compress(row))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def png_bomb():
+    """make_png_bomb(width, height): decompression bombs for the media-limit tests."""
+    return make_png_bomb

@@ -27,11 +27,12 @@ def ten_minute_flac() -> bytes:
     return buffer.getvalue()  # silence compresses to a few hundred KB
 
 
-def planted(rows: list[dict]) -> dict[str, dict]:
-    """Six corrupt rows, one per reason, built from good ones."""
+def planted(rows: list[dict], bomb: bytes) -> dict[str, dict]:
+    """Seven corrupt rows, one per reason, built from good ones."""
     full = [r for r in rows if r["text"] and r["audio"] and r["frames"]]
     png = full[1]["frames"][0]
     return {
+        "media_too_large": {**full[6], "sample_id": "bad-bomb", "frames": [png, bomb]},
         "audio_undecodable": {**full[0], "sample_id": "bad-wav", "audio": b"RIFF\x00\x00\x00\x00WAVEnot audio"},
         "image_undecodable": {**full[1], "sample_id": "bad-png", "frames": [png[: len(png) // 2]]},
         "unknown_label": {**full[2], "sample_id": "bad-label", "emotion": "bliss"},
@@ -42,9 +43,9 @@ def planted(rows: list[dict]) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def prepared(ray_cluster, corpus_rows, tmp_path_factory):
+def prepared(ray_cluster, corpus_rows, tmp_path_factory, png_bomb):
     source = tmp_path_factory.mktemp("shards")
-    bad = planted(corpus_rows)
+    bad = planted(corpus_rows, png_bomb(6000, 6000))  # 36 Mpx from a few KB: quarantined, never decoded
     good = corpus_rows[:90]
     synthetic = SHARD_SCHEMA.with_metadata({SYNTHETIC_KEY: b"true"})  # one synthetic file labels the output
     pq.write_table(pa.Table.from_pylist(good[:40], schema=synthetic), source / "a.parquet")
@@ -57,8 +58,8 @@ def prepared(ray_cluster, corpus_rows, tmp_path_factory):
 
 def test_every_planted_row_is_quarantined_with_its_own_reason(prepared):
     manifest = prepared["manifest"]
-    assert manifest["rows_in"] == 96
-    assert manifest["rows_out"] == 90 and manifest["rows_quarantined"] == 6
+    assert manifest["rows_in"] == 97
+    assert manifest["rows_out"] == 90 and manifest["rows_quarantined"] == 7
     assert manifest["rows_in"] == manifest["rows_out"] + manifest["rows_quarantined"]
     assert manifest["reasons"] == {reason: 1 for reason in prepared["bad"]}
     quarantine = pq.read_table(sorted((prepared["output"] / "_quarantine").glob("*.parquet"))).to_pylist()
@@ -71,7 +72,7 @@ def test_every_planted_row_is_quarantined_with_its_own_reason(prepared):
 
 def test_manifest_records_inputs_hash_and_the_synthetic_label(prepared):
     manifest = json.loads((prepared["output"] / "manifest.json").read_text())
-    assert [item["rows"] for item in manifest["inputs"]] == [40, 56]
+    assert [item["rows"] for item in manifest["inputs"]] == [40, 57]
     assert manifest["config_hash"] == CONFIG.fingerprint("features", "labels")
     assert manifest["synthetic"] is True and (prepared["output"] / "_SYNTHETIC.md").is_file()
 
@@ -149,10 +150,10 @@ def test_refuses_a_non_empty_output(tmp_path, corpus_dir):
         prepare(corpus_dir, tmp_path / "out", CONFIG)
 
 
-def test_a_batch_of_only_bad_rows_is_all_quarantined(corpus_rows):
+def test_a_batch_of_only_bad_rows_is_all_quarantined(corpus_rows, png_bomb):
     from mmei.pipelines.prepare import ShardFeaturizer
 
-    bad = list(planted(corpus_rows).values())
+    bad = list(planted(corpus_rows, png_bomb(6000, 6000)).values())
     table = pa.Table.from_pylist(bad, schema=SHARD_SCHEMA)
     mixed = ShardFeaturizer(CONFIG.to_dict())(table)
     assert mixed.num_rows == len(bad) and mixed.column("reason").null_count == 0
