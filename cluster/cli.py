@@ -191,6 +191,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"wrote {write_deploy_config(config, Path(args.write_config))}; deploy it with `serve deploy`")
         return 0
     config.check_paths()
+    config.check_auth(os.environ.get(config.api_key_env) or None)  # before Ray starts: an open API is refused
     with ray_session(args.address, quiet=not args.verbose):
         url = start(config)
         print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C stops", flush=True)

@@ -5,25 +5,33 @@ SQLAlchemy Core over any URL: an SQLite file by default, PostgreSQL in productio
 
     recommendations  one row per answered /v1/recommend: who, which A/B variant and
                      strategy, which items in which order
-    feedback         one row per /v1/feedback event, referencing its recommendation
+    feedback         one row per /v1/feedback event, referencing its recommendation;
+                     `event_key` (a client's Idempotency-Key) is unique: a replayed
+                     event is stored once and its profile counted once
     user_profiles    per (user, item): events, satisfaction and engagement sums;
                      updated in the same transaction as the feedback row, so a
                      profile never disagrees with the events it summarises
 
 `record_feedback` returns only after the commit, so an acknowledged event is stored.
+A database that is down, locked past `timeout_s` or unreachable raises
+StoreUnavailable (the API's 503), never a generic error; the engine reconnects on its
+own when the database comes back.
 """
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, func, insert,
-                        select)
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, event, exists,
+                        func, insert, inspect, select, text)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from mmei.platform.errors import UserInputError
 
@@ -50,7 +58,9 @@ feedback = Table(
     Column("engagement_seconds", Float, nullable=False),
     Column("satisfaction", Integer, nullable=False),
     Column("created_at", Float, nullable=False, index=True),
+    Column("event_key", String(128), nullable=True),  # the client's Idempotency-Key; unique (index below)
 )
+EVENT_KEY_INDEX = "ix_feedback_event_key_unique"
 user_profiles = Table(
     "user_profiles", metadata,
     Column("user_id", String(128), primary_key=True),
@@ -73,6 +83,32 @@ class NotRecommended(ValueError):
     """Feedback names an item that its request did not return."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The database is down, unreachable, or locked past the store's timeout."""
+
+
+class KeyReused(ValueError):
+    """An Idempotency-Key sent again with a different event."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def unavailable_on_database_errors(method: F) -> F:
+    """Database outages become StoreUnavailable; a client's mistake stays what it is."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (OperationalError, PoolTimeout) as error:
+            raise StoreUnavailable(f"store unavailable: {getattr(error, 'orig', error) or error}") from None
+        except DBAPIError as error:
+            if error.connection_invalidated:
+                raise StoreUnavailable(f"store connection lost: {error.orig}") from None
+            raise
+    return wrapper  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class ProfileEntry:
     item_id: str
@@ -81,12 +117,14 @@ class ProfileEntry:
     mean_engagement: float
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; fast commits
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+def _sqlite_pragmas(timeout_ms: int):
+    def apply(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes; fast commits
+        cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")  # a lock held longer is StoreUnavailable
+        cursor.close()
+    return apply
 
 
 def resolve_url(url: str) -> str:
@@ -101,14 +139,24 @@ def resolve_url(url: str) -> str:
     return os.environ[name]
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, timeout_s: float = 10.0, pool_size: int = 5, max_overflow: int = 10,
+                pool_recycle_s: int = 1800) -> Engine:
+    """An engine whose every wait is bounded by `timeout_s`: connecting, waiting for a
+    pooled connection, a statement, a lock."""
     url = resolve_url(url)
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        milliseconds = int(timeout_s * 1000)
+        options.update(pool_size=pool_size, max_overflow=max_overflow, pool_recycle=pool_recycle_s,
+                       pool_timeout=timeout_s,
+                       connect_args={"connect_timeout": max(1, math.ceil(timeout_s)),
+                                     "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"})
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
         raise StoreError(f"store URL {url!r} cannot be opened: {error}") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(int(timeout_s * 1000)))
     return engine
 
 
@@ -140,14 +188,51 @@ def _upsert_profile(connection, user_id: str, item_id: str, satisfaction: int, e
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout_s: float = 10.0, pool_size: int = 5, max_overflow: int = 10,
+                 pool_recycle_s: int = 1800, create: bool = True):
+        """`create=False` (read-only verbs) opens an existing database and never makes one."""
         self.url = url
-        self.engine = open_engine(url)
-        try:
-            metadata.create_all(self.engine)
-        except OperationalError as error:
-            raise StoreError(f"store {url!r} is not reachable: {error.orig}") from None
+        self.engine = open_engine(url, timeout_s, pool_size, max_overflow, pool_recycle_s)
+        self.ready = False
+        if create:
+            try:
+                self.ensure_schema()
+            except StoreUnavailable as error:
+                raise StoreError(f"store {url!r} is not reachable: {error}") from None
 
+    @unavailable_on_database_errors
+    def ensure_schema(self) -> None:
+        """Tables and indexes, created once; an older database gains the event_key column."""
+        if self.ready:
+            return
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            columns = {column["name"] for column in inspect(connection).get_columns("feedback")}
+            if "event_key" not in columns:
+                connection.execute(text("ALTER TABLE feedback ADD COLUMN event_key VARCHAR(128)"))
+            connection.execute(text(f"CREATE UNIQUE INDEX IF NOT EXISTS {EVENT_KEY_INDEX} ON feedback (event_key)"))
+        self.ready = True
+
+    @unavailable_on_database_errors
+    def ping(self) -> None:
+        """Can this store write now? Within its timeout (health and readiness).
+
+        SQLite (WAL) lets readers through while another process holds the write lock,
+        so there the ping takes the write lock itself and lets it go; elsewhere, one
+        round trip."""
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.connect() as connection:
+                connection.execute(select(1))
+            return
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            raw.rollback()
+        finally:
+            raw.close()
+
+    @unavailable_on_database_errors
     def log_recommendation(self, request_id: str, user_id: str, variant: str, strategy: str, items: list[str],
                            emotion: str | None, intent: str | None, created_at: float | None = None) -> None:
         """`created_at` defaults to now; simulators and importers pass their own times."""
@@ -156,30 +241,74 @@ class Store:
                 request_id=request_id, user_id=user_id, variant=variant, strategy=strategy, items=json.dumps(items),
                 emotion=emotion, intent=intent, created_at=time.time() if created_at is None else created_at))
 
+    @unavailable_on_database_errors
     def record_feedback(self, request_id: str, item_id: str, engagement_seconds: float, satisfaction: int,
-                        created_at: float | None = None) -> int:
-        """Store one event and fold it into the user's profile; returns its id once committed."""
-        with self.engine.begin() as connection:
-            served = connection.execute(select(recommendations).where(
-                recommendations.c.request_id == request_id)).first()
-            if served is None:
-                raise UnknownRequest(f"request_id {request_id!r} was never served")
-            items = json.loads(served.items)
-            if item_id not in items:
-                raise NotRecommended(f"item_id {item_id!r} was not among request {request_id}'s items")
-            result = connection.execute(insert(feedback).values(
-                request_id=request_id, user_id=served.user_id, variant=served.variant, item_id=item_id,
-                position=items.index(item_id), engagement_seconds=float(engagement_seconds),
-                satisfaction=int(satisfaction), created_at=time.time() if created_at is None else created_at))
-            _upsert_profile(connection, served.user_id, item_id, satisfaction, float(engagement_seconds))
-            return int(result.inserted_primary_key[0])
+                        created_at: float | None = None, event_key: str | None = None) -> tuple[int, bool]:
+        """Store one event and fold it into the user's profile, in one transaction.
 
+        Returns (feedback id, replayed) once committed. With `event_key`, an event sent
+        again (a client retry after a lost response, even concurrently) returns the
+        original id with replayed=True and changes nothing: the unique index decides
+        the race. The same key with a different event is KeyReused. Without a key every
+        call stores a new event.
+        """
+        if event_key is not None:
+            original = self._event_by_key(event_key)
+            if original is not None:
+                return self._replay(original, request_id, item_id, engagement_seconds, satisfaction), True
+        try:
+            with self.engine.begin() as connection:
+                served = connection.execute(select(recommendations).where(
+                    recommendations.c.request_id == request_id)).first()
+                if served is None:
+                    raise UnknownRequest(f"request_id {request_id!r} was never served")
+                items = json.loads(served.items)
+                if item_id not in items:
+                    raise NotRecommended(f"item_id {item_id!r} was not among request {request_id}'s items")
+                result = connection.execute(insert(feedback).values(
+                    request_id=request_id, user_id=served.user_id, variant=served.variant, item_id=item_id,
+                    position=items.index(item_id), engagement_seconds=float(engagement_seconds),
+                    satisfaction=int(satisfaction), created_at=time.time() if created_at is None else created_at,
+                    event_key=event_key))
+                _upsert_profile(connection, served.user_id, item_id, satisfaction, float(engagement_seconds))
+                return int(result.inserted_primary_key[0]), False
+        except IntegrityError:
+            original = self._event_by_key(event_key) if event_key is not None else None
+            if original is None:
+                raise
+            return self._replay(original, request_id, item_id, engagement_seconds, satisfaction), True
+
+    def _event_by_key(self, event_key: str) -> Any:
+        with self.engine.connect() as connection:
+            return connection.execute(select(feedback).where(feedback.c.event_key == event_key)).first()
+
+    @staticmethod
+    def _replay(original: Any, request_id: str, item_id: str, engagement_seconds: float, satisfaction: int) -> int:
+        same = (original.request_id, original.item_id, original.satisfaction) == (request_id, item_id, int(satisfaction))
+        if not same or abs(original.engagement_seconds - float(engagement_seconds)) > 1e-9:
+            raise KeyReused(f"Idempotency-Key {original.event_key!r} was already used for another event "
+                            f"(feedback {original.feedback_id})")
+        return int(original.feedback_id)
+
+    @unavailable_on_database_errors
+    def prune(self, older_than_days: float, now: float | None = None) -> int:
+        """Delete recommendations older than this with no feedback; returns how many.
+        A recommendation that has feedback is evidence for the A/B report: never pruned."""
+        cutoff = (time.time() if now is None else now) - older_than_days * 86400
+        has_feedback = exists().where(feedback.c.request_id == recommendations.c.request_id)
+        with self.engine.begin() as connection:
+            result = connection.execute(delete(recommendations).where(recommendations.c.created_at < cutoff,
+                                                                      ~has_feedback))
+            return int(result.rowcount or 0)
+
+    @unavailable_on_database_errors
     def profile(self, user_id: str) -> list[ProfileEntry]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(user_profiles).where(user_profiles.c.user_id == user_id)).all()
         return [ProfileEntry(r.item_id, r.events, r.satisfaction_sum / r.events, r.engagement_sum / r.events)
                 for r in rows]
 
+    @unavailable_on_database_errors
     def feedback_events(self, since: float | None = None) -> list[dict[str, Any]]:
         query = select(feedback).order_by(feedback.c.feedback_id)
         if since is not None:
@@ -187,12 +316,14 @@ class Store:
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
+    @unavailable_on_database_errors
     def served(self) -> list[dict[str, Any]]:
         """Every logged recommendation, oldest first, with its items decoded."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(recommendations).order_by(recommendations.c.created_at)).all()
         return [{**row._mapping, "items": json.loads(row.items)} for row in rows]
 
+    @unavailable_on_database_errors
     def assignments(self, since: float | None = None) -> dict[str, int]:
         """Distinct users served per variant: the denominators of the SRM check."""
         query = select(recommendations.c.variant, func.count(func.distinct(recommendations.c.user_id)))
@@ -201,6 +332,7 @@ class Store:
         with self.engine.connect() as connection:
             return dict(connection.execute(query.group_by(recommendations.c.variant)).all())
 
+    @unavailable_on_database_errors
     def counts(self) -> dict[str, Any]:
         """Per variant: recommendations served and feedback events stored."""
         with self.engine.connect() as connection:

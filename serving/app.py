@@ -61,15 +61,33 @@ def version(*inputs: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+def deployment_options(config: ServeConfig, name: str, count: int, gpus: float = 0.0,
+                       ongoing: int | None = None) -> dict[str, Any]:
+    """Serve options of one deployment: replicas (fixed, or autoscaled when
+    `replicas.autoscaling` names it), in-flight and queue limits, resources."""
+    replicas = config.replicas
+    options: dict[str, Any] = {
+        "logging_config": {"enable_access_log": config.access_logs},
+        "max_ongoing_requests": ongoing or replicas.model_max_ongoing,
+        # Past this many waiting, callers get BackPressureError at once and the ingress
+        # answers 503 with Retry-After in our body. The ingress itself never sheds: Serve's
+        # proxy would answer that with a plain-text 503 of its own; its waits are bounded
+        # by the proxy's request timeout instead.
+        "max_queued_requests": -1 if name == "ingress" else config.limits.max_queued_requests,
+        "ray_actor_options": {"num_cpus": replicas.cpus_per_replica, "num_gpus": gpus},
+    }
+    scaling = replicas.autoscaling.get(name)
+    if scaling is not None:
+        options["autoscaling_config"] = {"min_replicas": scaling.min_replicas, "max_replicas": scaling.max_replicas,
+                                         "target_ongoing_requests": scaling.target_ongoing_requests}
+    else:
+        options["num_replicas"] = count
+    return options
+
+
 def application(config: ServeConfig) -> Application:
     config.check_paths()
     replicas = config.replicas
-    logging = {"enable_access_log": config.access_logs}
-
-    def options(count: int, gpus: float = 0.0, ongoing: int | None = None) -> dict[str, Any]:
-        return {"num_replicas": count, "logging_config": logging,
-                "max_ongoing_requests": ongoing or replicas.model_max_ongoing,
-                "ray_actor_options": {"num_cpus": replicas.cpus_per_replica, "num_gpus": gpus}}
 
     def pinned(deployment, *inputs: Any):
         deployment._version = version(*inputs)  # replica counts stay out: scaling restarts nothing
@@ -79,20 +97,23 @@ def application(config: ServeConfig) -> Application:
     gpus = replicas.gpus_per_encoder
     batching = (replicas.max_batch_size, replicas.batch_wait_timeout_s, replicas.batching)
 
-    def model_deployment(cls, count: int):
-        return pinned(cls.options(**options(count, gpus)), bundle, gpus, *batching).bind(bundle, *batching)
+    def model_deployment(cls, name: str, count: int):
+        options = deployment_options(config, name, count, gpus)
+        return pinned(cls.options(**options), bundle, gpus, *batching).bind(bundle, *batching)
 
-    encoders = [model_deployment(TextEncoder, replicas.text_encoder),
-                model_deployment(AudioEncoder, replicas.audio_encoder),
-                model_deployment(VisualEncoder, replicas.visual_encoder)]
-    fusion = model_deployment(Fusion, replicas.fusion)
+    encoders = [model_deployment(TextEncoder, "text_encoder", replicas.text_encoder),
+                model_deployment(AudioEncoder, "audio_encoder", replicas.audio_encoder),
+                model_deployment(VisualEncoder, "visual_encoder", replicas.visual_encoder)]
+    fusion = model_deployment(Fusion, "fusion", replicas.fusion)
     ranker_inputs = (bundle, str(config.catalog_path), config.ranker)
-    ranker = pinned(Ranker.options(**options(replicas.ranker), user_config={"ranker_bundle": config.ranker_bundle or None}),
+    ranker = pinned(Ranker.options(**deployment_options(config, "ranker", replicas.ranker),
+                                   user_config={"ranker_bundle": config.ranker_bundle or None}),
                     *ranker_inputs).bind(*ranker_inputs)
     # The ranker bundle reaches the Ranker only through its user_config, so swapping it
     # changes nothing else: Serve calls Ranker.reconfigure on the live replicas.
     ingress_config = dataclasses.replace(config, ranker_bundle="")
-    ingress = pinned(Ingress.options(**options(replicas.ingress, ongoing=replicas.ingress_max_ongoing)), ingress_config)
+    ingress = pinned(Ingress.options(**deployment_options(config, "ingress", replicas.ingress,
+                                                          ongoing=replicas.ingress_max_ongoing)), ingress_config)
     return ingress.bind(*encoders, fusion, ranker, ingress_config)
 
 

@@ -6,6 +6,7 @@ types are errors naming the key.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,55 @@ from mmei.platform.config import ConfigError, load_typed
 from mmei.platform.experiments import Variant, check_variants
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog" / "synthetic-catalog.csv"
+DEPLOYMENTS = ("text_encoder", "audio_encoder", "visual_encoder", "fusion", "ranker", "ingress")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
 class Limits:
-    """Request limits: past these a request gets a 4xx, never a slow or crashed server."""
+    """Request limits: past these a request gets a 4xx or a 503/504, never a slow or
+    crashed server. Media limits are read from headers, before anything is decoded."""
 
-    max_body_bytes: int = 8 * 1024 * 1024  # larger bodies get 413
+    max_body_bytes: int = 8 * 1024 * 1024  # larger bodies get 413, declared or streamed
     max_audio_seconds: float = 10.0  # longer audio gets 422
+    max_audio_sample_rate: int = 96000  # higher rates get 422 (a 30 KB FLAC at 384 kHz decodes to 100+ MB)
+    max_audio_channels: int = 2  # more channels get 422
     max_frames: int = 8  # more frames get 422
+    max_image_pixels: int = 4_000_000  # width x height per frame; more gets 422 (a 249 KB PNG can hold 256 Mpx)
     max_text_chars: int = 2000  # longer text gets 422
     max_k: int = 50  # k above this gets 422
+    request_timeout_s: float = 10.0  # one deadline per request, across every hop; past it the client gets 504
+    max_queued_requests: int = 64  # per model deployment; past it 503 with Retry-After, never retried inside
+    retry_after_s: int = 1  # the Retry-After of a 503
+
+
+@dataclass
+class Auth:
+    """Who may call what. The key lives in the env var `api_key_env` names, never in config."""
+
+    allow_open: bool = False  # serve a non-loopback host with no API key (refused unless true)
+    protect_recognition: bool = False  # /v1/recommend and /v1/analyze need X-API-Key too
+
+
+@dataclass
+class StoreOptions:
+    """How the serving store connects and keeps itself small."""
+
+    timeout_s: float = 2.0  # per attempt: connect, statement and lock wait; retried within the request deadline
+    pool_size: int = 5  # PostgreSQL connections kept per replica
+    max_overflow: int = 10  # extra connections under load
+    pool_recycle_s: int = 1800  # reconnect older connections (idle timeouts of proxies and servers)
+    retention_days: float = 90.0  # recommendations older than this, with no feedback, are pruned at start; 0 keeps all
+
+
+@dataclass
+class Autoscaling:
+    """Serve's autoscaler for one deployment: replicas between min and max, aiming at
+    `target_ongoing_requests` in flight per replica."""
+
+    min_replicas: int = 1
+    max_replicas: int = 4
+    target_ongoing_requests: float = 8.0
 
 
 @dataclass
@@ -50,6 +89,9 @@ class Replicas:
     # the proxy and handles spin in backoff at 16 concurrent users on this machine.
     ingress_max_ongoing: int = 64
     model_max_ongoing: int = 16  # the same, for the model deployments
+    # Per deployment (text_encoder, audio_encoder, visual_encoder, fusion, ranker, ingress):
+    # autoscaling instead of the fixed count above, e.g. autoscaling: {ingress: {max_replicas: 8}}
+    autoscaling: dict[str, Autoscaling] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,9 +102,14 @@ class ServeConfig:
     store_url: str = "sqlite:///mmei-serve.db"  # any SQLAlchemy URL; PostgreSQL in production
     host: str = "127.0.0.1"  # never 0.0.0.0 by default
     port: int = 8000  # HTTP port of the Serve proxy
+    # EveryNode: a proxy on every node, no single point of failure (clusters, RayService);
+    # HeadOnly: one proxy, for several Ray nodes on one host (they would fight over the port)
+    proxy_location: str = "EveryNode"
     api_key_env: str = "MMEI_API_KEY"  # when this env var is set, /v1/feedback and /v1/admin/* need X-API-Key
     access_logs: bool = False  # per-request logs cost 20-30% throughput on small machines
     limits: Limits = field(default_factory=Limits)
+    auth: Auth = field(default_factory=Auth)
+    store: StoreOptions = field(default_factory=StoreOptions)
     replicas: Replicas = field(default_factory=Replicas)
     ranker: RankerWeights = field(default_factory=RankerWeights)
     variants: list[Variant] = field(default_factory=lambda: [Variant()])  # A/B arms: name, fraction, strategy, ranker (default: one control arm)
@@ -70,6 +117,11 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         check_variants(self.variants)
+        if self.proxy_location not in ("EveryNode", "HeadOnly"):
+            raise ValueError(f"proxy_location must be EveryNode or HeadOnly, got {self.proxy_location!r}")
+        unknown = set(self.replicas.autoscaling) - set(DEPLOYMENTS)
+        if unknown:
+            raise ValueError(f"replicas.autoscaling: unknown deployment(s) {sorted(unknown)}; known: {DEPLOYMENTS}")
         # Replicas do not run in the caller's folder: relative paths are made absolute here.
         if self.bundle:
             self.bundle = str(Path(self.bundle).expanduser().resolve())
@@ -86,6 +138,12 @@ class ServeConfig:
     @property
     def catalog_path(self) -> Path:
         return Path(self.catalog) if self.catalog else DEFAULT_CATALOG
+
+    def check_auth(self, api_key: str | None) -> None:
+        """Refuse to expose an open API: a non-loopback host needs a key, or allow_open on purpose."""
+        if self.host not in LOOPBACK_HOSTS and not api_key and not self.auth.allow_open:
+            raise ConfigError(f"host {self.host} is reachable from other machines and {self.api_key_env} is not set: "
+                              f"set an API key in {self.api_key_env}, or auth.allow_open=true to serve without one")
 
     def check_paths(self) -> None:
         """Fail before deploying, not in a replica: the bundle and catalog must exist."""
@@ -106,7 +164,9 @@ def load_serve_config(path: str | Path | None = None, overrides: list[str] | tup
 
 
 def from_args(args: dict[str, Any]) -> ServeConfig:
-    """Application-builder args (`serve run ... config=FILE bundle=DIR port=8001`)."""
+    """Application-builder args (`serve run ... config=FILE bundle=DIR port=8001`, or a Serve
+    config's `args:`, where values may be numbers, mappings and lists: JSON is YAML)."""
     args = dict(args)
     path = args.pop("config", None)
-    return load_serve_config(path, [f"{key}={value}" for key, value in args.items()])
+    return load_serve_config(path, [f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+                                    for key, value in args.items()])

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +28,45 @@ HEADER = """\
 """
 
 
+DEPLOYMENT_NAMES = {"text_encoder": "TextEncoder", "audio_encoder": "AudioEncoder", "visual_encoder": "VisualEncoder",
+                    "fusion": "Fusion", "ranker": "Ranker", "ingress": "Ingress"}
+KEPT_OUT = ("host", "port", "access_logs", "proxy_location")  # Serve's own settings, written above the app
+
+
+def changed_settings(config: ServeConfig) -> dict[str, Any]:
+    """Every setting that differs from the defaults, as dotted builder args
+    (`limits.request_timeout_s: 5`); lists and mappings stay whole."""
+    def walk(now: Any, default: Any, prefix: str) -> dict[str, Any]:
+        if dataclasses.is_dataclass(now):
+            found: dict[str, Any] = {}
+            for item in dataclasses.fields(now):
+                found.update(walk(getattr(now, item.name), getattr(default, item.name), f"{prefix}{item.name}."))
+            return found
+        if now == default:
+            return {}
+        plain = json.loads(json.dumps(dataclasses.asdict(now) if dataclasses.is_dataclass(now) else now,
+                                      default=lambda value: dataclasses.asdict(value)))
+        return {prefix[:-1]: plain}
+
+    changed = walk(config, ServeConfig(), "")
+    return {key: value for key, value in changed.items() if key not in KEPT_OUT}
+
+
 def deploy_config(config: ServeConfig) -> dict[str, Any]:
-    args: dict[str, Any] = {"bundle": str(config.bundle), "store_url": config.store_url}
-    if config.catalog:
-        args["catalog"] = str(config.catalog)
-    if config.ranker_bundle:
-        args["ranker_bundle"] = str(config.ranker_bundle)
+    args = {key: (str(value) if key in ("bundle", "catalog", "ranker_bundle") else value)
+            for key, value in changed_settings(config).items()}
+    application: dict[str, Any] = {"name": APP_NAME, "route_prefix": "/", "import_path": IMPORT_PATH, "args": args}
+    if config.replicas.autoscaling:  # also shown here, where `serve status` and operators look
+        application["deployments"] = [
+            {"name": DEPLOYMENT_NAMES[name], "autoscaling_config": dataclasses.asdict(scaling)}
+            for name, scaling in config.replicas.autoscaling.items()]
     return {
-        "proxy_location": "HeadOnly",  # one HTTP proxy: two on one host would fight over the port
-        "http_options": {"host": config.host, "port": config.port},
+        "proxy_location": config.proxy_location,
+        "http_options": {"host": config.host, "port": config.port,
+                         # the proxy's own bound, past the ingress's deadline (which answers 504 itself)
+                         "request_timeout_s": config.limits.request_timeout_s + 5},
         "logging_config": {"enable_access_log": config.access_logs},
-        "applications": [{"name": APP_NAME, "route_prefix": "/", "import_path": IMPORT_PATH, "args": args}],
+        "applications": [application],
     }
 
 

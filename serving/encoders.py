@@ -29,6 +29,7 @@ from ray import serve
 from mmei.platform.bundle import load_bundle
 from mmei.platform.features import FeatureError, modality_batch, to_tensors
 from mmei.platform.text_embedding import unit_vectors
+from mmei.serving import fault_injection
 from mmei.serving.device import replica_device, to_device, uses_batching
 
 Encoded = dict[str, Any] | None
@@ -49,6 +50,10 @@ class ModalityEncoder:
         self.batch_sizes: Counter[int] = Counter()  # how many batches of each size this replica ran
         self.encode_batched.set_max_batch_size(max_batch_size)
         self.encode_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+
+    async def ready(self) -> bool:
+        """The ingress's readiness probe: this replica is up and answering."""
+        return True
 
     def stats(self) -> dict[str, Any]:
         return {"device": str(self.device), "batched": self.batched, "batch_sizes": dict(self.batch_sizes)}
@@ -75,6 +80,7 @@ class ModalityEncoder:
         if self.encoder is None:  # the model does not use this modality (e.g. text_only)
             return [None] * len(values)
         self.batch_sizes[len(values)] += 1
+        fault_injection.maybe_hold(values)
         good, results, arrays = self.featurize(values)
         if good:
             tokens, valid = self.encoder(to_device(to_tensors(arrays), self.device))

@@ -25,6 +25,12 @@ from mmei.serving.media import FIELD_OF, request_media
 Encode = Callable[[str, Any], Awaitable[dict[str, Any] | None]]
 Fuse = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 Rank = Callable[..., Awaitable[list[dict[str, Any]]]]
+StoreCall = Callable[..., Awaitable[Any]]
+
+
+async def in_thread(function: Callable[..., Any], *args, **kwargs) -> Any:
+    """The plain store call: in a thread, so the event loop never waits on SQL."""
+    return await asyncio.to_thread(function, *args, **kwargs)
 
 
 def user_error(error: BaseException | None) -> UserInputError | None:
@@ -37,9 +43,11 @@ def user_error(error: BaseException | None) -> UserInputError | None:
 
 
 class RecommendFlow:
-    def __init__(self, config: ServeConfig, store: Store, encode: Encode, fuse: Fuse, rank: Rank):
+    def __init__(self, config: ServeConfig, store: Store, encode: Encode, fuse: Fuse, rank: Rank,
+                 store_call: StoreCall = in_thread):
+        """`store_call` runs a store method: the ingress's retries within the deadline, or a plain thread."""
         self.config, self.store = config, store
-        self.encode, self.fuse, self.rank = encode, fuse, rank
+        self.encode, self.fuse, self.rank, self.store_call = encode, fuse, rank, store_call
 
     async def _encode(self, modality: str, value: Any) -> dict[str, Any] | None:
         try:
@@ -58,20 +66,20 @@ class RecommendFlow:
         recognition["modalities"] = names
         return recognition, encoded
 
-    async def recommend(self, request: RecommendRequest) -> dict[str, Any]:
+    async def recommend(self, request: RecommendRequest, request_id: str | None = None) -> dict[str, Any]:
         if request.k > self.config.limits.max_k:
             raise ApiError(422, f"at most {self.config.limits.max_k}", "k")
         recognition, encoded = await self.recognise(request)
         variant = assign_variant(request.user_id, self.config.variants, self.config.ab_salt)
         strategy = request.strategy or variant.strategy
-        profile = await asyncio.to_thread(self.store.profile, request.user_id)
+        profile = await self.store_call(self.store.profile, request.user_id)
         text = encoded.get("text")
         ranked = await self.rank(recognition["emotion"]["probabilities"], recognition["intent"]["probabilities"],
                                  text["vector"] if text else None, profile, strategy, request.k, variant.ranker)
         items = ranked["items"]
-        request_id = uuid.uuid4().hex
-        await asyncio.to_thread(self.store.log_recommendation, request_id, request.user_id, variant.name, strategy,
-                                [item["item_id"] for item in items], recognition["emotion"]["label"],
-                                recognition["intent"]["label"])
+        request_id = request_id or uuid.uuid4().hex
+        await self.store_call(self.store.log_recommendation, request_id, request.user_id, variant.name, strategy,
+                              [item["item_id"] for item in items], recognition["emotion"]["label"],
+                              recognition["intent"]["label"])
         return {"request_id": request_id, "variant": variant.name, "strategy": strategy, "ranker": ranked["ranker"],
                 "items": items, "recognition": recognition}

@@ -35,6 +35,10 @@ class Fusion:
         self.recognise_batched.set_max_batch_size(max_batch_size)
         self.recognise_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
 
+    async def ready(self) -> bool:
+        """The ingress's readiness probe: this replica is up and answering."""
+        return True
+
     def inputs(self, requests: list[Encoded]) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
         """Per modality, (tokens, valid) stacked over the requests; zeros where one lacks it."""
         inputs = {}

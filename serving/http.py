@@ -1,7 +1,9 @@
-"""HTTP plumbing of the ingress: body-size limit, JSON errors, API-key check.
+"""HTTP plumbing of the ingress: request ids and deadlines, body-size limit, JSON errors,
+API-key check.
 
-Every client mistake becomes `{"error": ..., "field": ...}` with a 4xx; anything
-unexpected becomes a logged JSON 500. Nothing a client sends can take a replica down.
+Every client mistake becomes `{"error": ..., "field": ...}` with a 4xx; an overload or a
+dependency down, a 503 with Retry-After; a missed deadline, a 504; anything unexpected,
+a logged JSON 500. Nothing a client sends can take a replica down.
 """
 from __future__ import annotations
 
@@ -12,19 +14,24 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mmei.platform.store import StoreUnavailable
 from mmei.serving.errors import ApiError
+from mmei.serving.metrics import RequestObserver
 
 log = logging.getLogger("ray.serve")
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """ASGI middleware: 413 for bodies over `app.state.max_body_bytes`, declared or streamed."""
+    """ASGI middleware: 413 with our body for bodies over `app.state.max_body_bytes`,
+    declared (Content-Length) or streamed (chunked, no length).
+
+    The body is read here first, up to the limit, then replayed to the app: a body that
+    overflows mid-stream is refused here, not inside FastAPI's body parser (which would
+    answer its own 400). Bodies are bounded by the limit, so buffering costs at most that.
+    """
 
     def __init__(self, app):
         self.app = app
@@ -36,27 +43,28 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await self._reject(send, limit)
-        seen, started = 0, False
-
-        async def counted_receive():
-            nonlocal seen
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] != "http.request":  # the client left: nothing to answer
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return await self._reject(send, limit)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body, replayed = b"".join(chunks), False
 
-        async def tracked_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
-            if not started:
-                await self._reject(send, limit)
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _reject(send, limit: int) -> None:
@@ -73,10 +81,22 @@ def _field(location: tuple) -> str | None:
 
 def install(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestObserver)  # outermost: ids, deadline, metrics and logs cover every answer
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(error.body(), status_code=error.status)
+        return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own refusals (an unparsable body: 400; an unknown route: 404) in our body."""
+        return JSONResponse({"error": str(error.detail), "field": None}, status_code=error.status_code,
+                            headers=getattr(error, "headers", None))
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(request: Request, error: StoreUnavailable) -> JSONResponse:
+        retry = str(getattr(request.app.state, "retry_after_s", 1))
+        return JSONResponse({"error": str(error), "field": None}, status_code=503, headers={"Retry-After": retry})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -99,4 +119,4 @@ def check_api_key(expected: str | None, given: str | None) -> None:
     if expected is None:
         return
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "missing or wrong X-API-Key header", "X-API-Key")
+        raise ApiError(401, "missing or wrong X-API-Key header", "X-API-Key", {"WWW-Authenticate": "ApiKey"})

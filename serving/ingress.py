@@ -5,31 +5,55 @@
                         └─ VisualEncoder┘    (encoders run concurrently; absent modalities skipped)
 
 The steps themselves are `flow.RecommendFlow`; here they are Serve handle calls. The
-cheap checks (schema, base64, limits) run before any model, and all SQL work runs in
-a thread, so the event loop never blocks on the database.
+cheap checks (schema, base64, media headers, limits) run before any model, and all SQL
+work runs in a thread, so the event loop never blocks on the database.
+
+Under real traffic:
+- one deadline per request (`limits.request_timeout_s`) bounds every call: past it, 504;
+- a full downstream queue (`limits.max_queued_requests`) is a 503 with Retry-After at
+  once, never retried here (retrying an overload makes it worse);
+- a replica that died mid-request is retried, with backoff, within the deadline;
+- a store that is down or locked is retried with jitter within the deadline, then 503;
+- `/healthz` is liveness; `/readyz` checks the store and every model deployment;
+  Serve's `check_health` pings the store.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the real request
 # models on these methods, or it takes a body model for a query parameter.
 import asyncio
 import os
-from typing import Any
+import random
+import time
+from typing import Any, Awaitable, Callable
 
-from fastapi import FastAPI, Header, Query
+from fastapi import FastAPI, Header, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 
-from mmei.platform.store import NotRecommended, Store, UnknownRequest
+from mmei.platform.store import KeyReused, NotRecommended, Store, StoreUnavailable, UnknownRequest
 from mmei.serving import http
 from mmei.serving.api import (AnalyzeResponse, CatalogItem, ErrorResponse, FeedbackRequest, FeedbackResponse,
-                              ItemsResponse, RecognitionRequest, RecommendRequest, RecommendResponse)
+                              ItemsResponse, ReadinessResponse, RecognitionRequest, RecommendRequest,
+                              RecommendResponse)
 from mmei.serving.config import ServeConfig
-from mmei.serving.errors import ApiError
+from mmei.serving.deadline import remaining, within
+from mmei.serving.errors import ApiError, unavailable
 from mmei.serving.flow import RecommendFlow
+from mmei.serving.metrics import ServingMetrics
 
-ERRORS = {status: {"model": ErrorResponse} for status in (401, 404, 413, 422, 503)}
-REPLICA_RETRIES = 2
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 503, 504)}
+RECOGNITION_SECURITY = {"security": [{}, {"APIKeyHeader": []}]}  # the key is needed with auth.protect_recognition
+# What a client does next: send feedback for one of the items it was shown.
+FEEDBACK_LINK = {"responses": {"200": {"links": {"SendFeedback": {
+    "operationId": "feedback", "description": "feedback for the first recommended item",
+    "requestBody": {"request_id": "$response.body#/request_id", "item_id": "$response.body#/items/0/item_id",
+                    "engagement_seconds": 30.0, "satisfaction": 4}}}}}}
+DIED = (RayActorError, DeploymentUnavailableError, ReplicaUnavailableError)
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="the key in the env var the server's api_key_env names")
 
 app = FastAPI(title="MMEI recommendation API", version="1",
               description="Recognises emotion, sentiment and intent from text, audio and frames, and ranks "
@@ -37,16 +61,9 @@ app = FastAPI(title="MMEI recommendation API", version="1",
 http.install(app)
 
 
-async def call(handle, *args) -> Any:
-    """One downstream call, retried when a replica died mid-request: Serve routes the
-    retry to a live or restarted replica. Past the retries the client gets a 503."""
-    for attempt in range(REPLICA_RETRIES + 1):
-        try:
-            return await handle.remote(*args)
-        except (RayActorError, BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError) as error:
-            if attempt == REPLICA_RETRIES:
-                raise ApiError(503, f"model replica unavailable, retry shortly ({type(error).__name__})") from None
-            await asyncio.sleep(0.2 * (attempt + 1))
+def backoff(attempt: int) -> float:
+    """Exponential, capped, with jitter: retries of many requests spread out instead of stampeding."""
+    return min(0.05 * 2 ** attempt, 1.0) * random.uniform(0.5, 1.5)
 
 
 @serve.deployment
@@ -54,51 +71,153 @@ async def call(handle, *args) -> Any:
 class Ingress:
     def __init__(self, text_encoder, audio_encoder, visual_encoder, fusion, ranker, config: ServeConfig):
         self.config = config
-        encoders = {"text": text_encoder, "audio": audio_encoder, "visual": visual_encoder}
-        self.ranker = ranker
-        self.store = Store(config.store_url)
-        self.flow = RecommendFlow(config, self.store, encode=lambda modality, value: call(encoders[modality], value),
-                                  fuse=lambda encoded: call(fusion, encoded), rank=lambda *args: call(ranker.rank, *args))
+        self.encoders = {"text": text_encoder, "audio": audio_encoder, "visual": visual_encoder}
+        self.fusion, self.ranker = fusion, ranker
+        options = config.store
+        self.store = Store(config.store_url, timeout_s=options.timeout_s, pool_size=options.pool_size,
+                           max_overflow=options.max_overflow, pool_recycle_s=options.pool_recycle_s, create=False)
+        self.metrics = ServingMetrics()
+        self.flow = RecommendFlow(config, self.store,
+                                  encode=lambda modality, value: self.call(self.encoders[modality], f"{modality}_encoder",
+                                                                           value),
+                                  fuse=lambda encoded: self.call(self.fusion, "fusion", encoded),
+                                  rank=lambda *args: self.call(self.ranker.rank, "ranker", *args),
+                                  store_call=self.store_call)
         self.api_key = os.environ.get(config.api_key_env) or None
         app.state.max_body_bytes = config.limits.max_body_bytes
+        app.state.request_timeout_s = config.limits.request_timeout_s
+        app.state.retry_after_s = config.limits.retry_after_s
+        app.state.metrics = self.metrics
 
-    @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=ERRORS)
-    async def analyze(self, request: RecognitionRequest) -> dict[str, Any]:
+    async def call(self, handle, stage: str, *args) -> Any:
+        """One downstream call within the request's deadline. A dead replica is retried
+        (Serve routes the retry to a live or restarted one); a full queue is a 503 now."""
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await within(handle.remote(*args), stage)
+                self.metrics.stage_done(stage, started)
+                return result
+            except BackPressureError:
+                raise unavailable(f"overloaded: {stage} is at its queue limit; retry shortly",
+                                  self.config.limits.retry_after_s) from None
+            except DIED as error:
+                wait = backoff(attempt)
+                if (remaining(stage) or 0) <= wait:
+                    raise unavailable(f"{stage} unavailable ({type(error).__name__})",
+                                      self.config.limits.retry_after_s) from None
+                attempt += 1
+                await asyncio.sleep(wait)
+
+    async def store_call(self, function: Callable[..., Any], *args, **kwargs) -> Any:
+        """A store call in a thread, within the deadline. An outage is retried with jitter
+        while a whole attempt (`store.timeout_s`) still fits before the deadline; then the
+        client gets the 503 that names the store, not a 504."""
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                await asyncio.to_thread(self.store.ensure_schema)
+                result = await within(asyncio.to_thread(function, *args, **kwargs), "store")
+                self.metrics.stage_done("store", started)
+                return result
+            except StoreUnavailable as error:
+                wait = backoff(attempt)
+                if (remaining("store") or 0) <= wait + self.config.store.timeout_s:
+                    raise unavailable(str(error), self.config.limits.retry_after_s) from None
+                attempt += 1
+                await asyncio.sleep(wait)
+
+    def check_api_key(self, given: str | None) -> None:
+        http.check_api_key(self.api_key, given)
+
+    @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=ERRORS, openapi_extra=RECOGNITION_SECURITY,
+              operation_id="analyze")
+    async def analyze(self, request: RecognitionRequest, x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
         """Recognition only: emotion, sentiment and intent distributions and fusion weights."""
+        if self.config.auth.protect_recognition:
+            self.check_api_key(x_api_key)
         recognition, _ = await self.flow.recognise(request)
         return {"recognition": recognition}
 
-    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERRORS)
-    async def recommend(self, request: RecommendRequest) -> dict[str, Any]:
-        """Recognise the user's state, then rank the catalog for it (A/B variant by user id)."""
-        return await self.flow.recommend(request)
+    @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERRORS,
+              openapi_extra={**RECOGNITION_SECURITY, **FEEDBACK_LINK}, operation_id="recommend")
+    async def recommend(self, request: RecommendRequest, http_request: Request,
+                        x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
+        """Recognise the user's state, then rank the catalog for it (A/B variant by user id).
 
-    @app.post("/v1/feedback", response_model=FeedbackResponse, responses=ERRORS)
-    async def feedback(self, event: FeedbackRequest, x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
-        """Store one engagement event; the answer comes only after it is committed."""
-        http.check_api_key(self.api_key, x_api_key)
+        Its `request_id` is the id to send feedback for (and the X-Request-ID header)."""
+        if self.config.auth.protect_recognition:
+            self.check_api_key(x_api_key)
+        answer = await self.flow.recommend(request, request_id=http_request.state.request_id)
+        http_request.state.variant = answer["variant"]
+        return answer
+
+    @app.post("/v1/feedback", response_model=FeedbackResponse, responses=ERRORS, operation_id="feedback")
+    async def feedback(self, event: FeedbackRequest, http_request: Request,
+                       idempotency_key: str | None = Header(default=None, min_length=1, max_length=128,
+                                                            description="a client's key for this event: a retry with "
+                                                                        "the same key is stored once"),
+                       x_api_key: str | None = Security(api_key_header)) -> Any:
+        """Store one engagement event; the answer comes only after it is committed.
+
+        With an Idempotency-Key header, sending the event again returns the original
+        acknowledgement and changes nothing (header Idempotent-Replayed: true); the same key
+        with a different event is a 409. Without one, a repeated event is stored again."""
+        self.check_api_key(x_api_key)
+        key = idempotency_key or None
         try:
-            feedback_id = await asyncio.to_thread(self.store.record_feedback, event.request_id, event.item_id,
-                                                  event.engagement_seconds, event.satisfaction)
+            feedback_id, replayed = await self.store_call(
+                self.store.record_feedback, event.request_id, event.item_id, event.engagement_seconds,
+                event.satisfaction, event_key=key)
         except UnknownRequest as error:
             raise ApiError(404, str(error), "request_id") from None
-        except NotRecommended as error:
-            raise ApiError(422, str(error), "item_id") from None
-        return {"stored": True, "feedback_id": feedback_id}
+        except NotRecommended as error:  # no such (recommendation, item) pair: not found
+            raise ApiError(404, str(error), "item_id") from None
+        except KeyReused as error:  # the key's stored event conflicts with this one
+            raise ApiError(409, str(error), "Idempotency-Key") from None
+        self.metrics.feedback.inc(tags={"replayed": str(replayed).lower()})
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse({"stored": True, "feedback_id": feedback_id}, headers=headers)
 
-    @app.get("/v1/items", response_model=ItemsResponse, responses=ERRORS)
+    @app.get("/v1/items", response_model=ItemsResponse, responses=ERRORS, operation_id="items")
     async def items(self, offset: int = Query(default=0, ge=0, le=10**9),
                     limit: int = Query(default=50, ge=1, le=500)) -> dict[str, Any]:
         """The catalog, a page at a time."""
-        total, page = await call(self.ranker.catalog, offset, limit)
+        total, page = await self.call(self.ranker.catalog, "ranker", offset, limit)
         return {"total": total, "items": [CatalogItem(**item) for item in page]}
 
-    @app.get("/v1/admin/stats", responses=ERRORS)
-    async def stats(self, x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
+    @app.get("/v1/admin/stats", responses=ERRORS, operation_id="admin_stats")
+    async def stats(self, x_api_key: str | None = Security(api_key_header)) -> dict[str, Any]:
         """Recommendations served and feedback stored, per A/B variant."""
-        http.check_api_key(self.api_key, x_api_key)
-        return {"variants": await asyncio.to_thread(self.store.counts)}
+        self.check_api_key(x_api_key)
+        return {"variants": await self.store_call(self.store.counts)}
 
-    @app.get("/healthz")
+    @app.get("/healthz", operation_id="healthz")
     async def healthz(self) -> dict[str, str]:
+        """Liveness: this replica answers. Readiness is /readyz."""
         return {"status": "ok"}
+
+    @app.get("/readyz", response_model=ReadinessResponse, responses={503: {"model": ReadinessResponse}},
+             operation_id="readyz")
+    async def readyz(self) -> Any:
+        """Ready when the store answers and every model deployment answers, each within 2 s."""
+        async def probe(check: Awaitable[Any]) -> str:
+            try:
+                await asyncio.wait_for(check, 2.0)
+                return "ok"
+            except Exception as error:  # noqa: BLE001 - any failure means not ready; say which
+                return f"unavailable: {type(error).__name__}"
+
+        checks = {"store": asyncio.to_thread(self.store.ping),
+                  **{f"{m}_encoder": handle.ready.remote() for m, handle in self.encoders.items()},
+                  "fusion": self.fusion.ready.remote(), "ranker": self.ranker.ready.remote()}
+        results = dict(zip(checks, await asyncio.gather(*(probe(check) for check in checks.values()))))
+        ready = all(result == "ok" for result in results.values())
+        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+
+    def check_health(self) -> None:
+        """Serve's periodic health check: a replica that cannot reach its store is unhealthy."""
+        self.store.ping()
+

@@ -5,12 +5,14 @@ exactly what `serve run mmei.serving.app:build_app` deploys.
 """
 from __future__ import annotations
 
+import os
 import time
 import urllib.error
 import urllib.request
 
 from ray import serve
 
+from mmei.platform.store import Store
 from mmei.serving.app import APP_NAME, application
 from mmei.serving.config import ServeConfig
 
@@ -30,9 +32,18 @@ def wait_healthy(url: str, timeout_s: float = 120.0) -> None:
 
 
 def start(config: ServeConfig, timeout_s: float = 180.0) -> str:
-    """Deploy on 127.0.0.1 (or config.host) and return the base URL once healthy."""
+    """Deploy on 127.0.0.1 (or config.host) and return the base URL once healthy.
+
+    An open API on a non-loopback host is refused first (no key set, no auth.allow_open),
+    and recommendations past `store.retention_days` with no feedback are pruned.
+    """
+    config.check_auth(os.environ.get(config.api_key_env) or None)
+    if config.store.retention_days > 0:
+        Store(config.store_url, timeout_s=config.store.timeout_s).prune(config.store.retention_days)
     logging = {"enable_access_log": config.access_logs}
-    serve.start(http_options={"host": config.host, "port": config.port}, logging_config=logging)
+    serve.start(proxy_location=config.proxy_location, logging_config=logging,
+                http_options={"host": config.host, "port": config.port,
+                              "request_timeout_s": config.limits.request_timeout_s + 5})
     serve.run(application(config), name=APP_NAME, route_prefix="/", logging_config=logging)
     url = f"http://{config.host}:{config.port}"
     wait_healthy(url, timeout_s)

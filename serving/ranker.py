@@ -65,6 +65,10 @@ class Ranker:
             {"item_id": item_id, "score": score, "title": self.items[self.ranker.index[item_id]].title,
              "kind": self.items[self.ranker.index[item_id]].kind} for item_id, score in ranked]}
 
+    async def ready(self) -> bool:
+        """The ingress's readiness probe: this replica is up and answering."""
+        return True
+
     async def catalog(self, offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
         return len(self.items), [item.to_dict() for item in self.items[offset:offset + limit]]
 

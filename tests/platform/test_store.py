@@ -3,16 +3,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mmei.platform.store import NotRecommended, Store, StoreError, UnknownRequest
+from mmei.platform.store import KeyReused, NotRecommended, Store, StoreError, StoreUnavailable, UnknownRequest
 
 
 def test_feedback_is_stored_and_folded_into_the_profile(store_url):
     store = Store(store_url)
     store.log_recommendation("r1", "u1", "control", "congruent", ["a", "b", "c"], "joy", "relax")
-    first = store.record_feedback("r1", "b", 30.0, 5)
-    second = store.record_feedback("r1", "b", 10.0, 2)
+    first, replayed = store.record_feedback("r1", "b", 30.0, 5)
+    second, _ = store.record_feedback("r1", "b", 10.0, 2)  # no key: a repeat is a new event, as documented
     store.record_feedback("r1", "c", 4.0, 3)
-    assert second > first
+    assert second > first and not replayed
     profile = {entry.item_id: entry for entry in store.profile("u1")}
     assert profile["b"].events == 2 and profile["b"].mean_satisfaction == pytest.approx(3.5)
     assert profile["b"].mean_engagement == pytest.approx(20.0) and profile["c"].events == 1
@@ -37,7 +37,7 @@ def test_concurrent_feedback_loses_no_event(store_url):
     store = Store(store_url)
     store.log_recommendation("r1", "u1", "control", "congruent", ["a", "b"], None, None)
     with ThreadPoolExecutor(8) as pool:
-        ids = list(pool.map(lambda i: store.record_feedback("r1", "ab"[i % 2], float(i), 1 + i % 5), range(40)))
+        ids = list(pool.map(lambda i: store.record_feedback("r1", "ab"[i % 2], float(i), 1 + i % 5)[0], range(40)))
     assert len(set(ids)) == 40 and len(store.feedback_events()) == 40
     assert sum(entry.events for entry in store.profile("u1")) == 40
 
@@ -54,3 +54,62 @@ def test_an_env_url_reads_the_database_url_where_the_store_opens(store_url, monk
     monkeypatch.delenv("MMEI_TEST_STORE_URL")
     with pytest.raises(StoreError, match="MMEI_TEST_STORE_URL is not set"):
         Store("env:MMEI_TEST_STORE_URL")
+
+
+def test_the_same_key_sent_concurrently_stores_one_event_and_counts_it_once(store_url):
+    store = Store(store_url)
+    store.log_recommendation("r1", "u1", "control", "congruent", ["a", "b"], None, None)
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: store.record_feedback("r1", "a", 12.5, 4, event_key="client-key-1"), range(6)))
+    assert len({feedback_id for feedback_id, _ in results}) == 1
+    assert sorted(replayed for _, replayed in results) == [False] + [True] * 5
+    assert len(store.feedback_events()) == 1 and store.profile("u1")[0].events == 1
+    with pytest.raises(KeyReused, match="client-key-1"):
+        store.record_feedback("r1", "b", 12.5, 4, event_key="client-key-1")
+    assert len(store.feedback_events()) == 1
+
+
+def test_pruning_keeps_recommendations_with_feedback(store_url):
+    store = Store(store_url)
+    day = 86400.0
+    store.log_recommendation("old-quiet", "u1", "control", "congruent", ["a"], None, None, created_at=1000.0)
+    store.log_recommendation("old-answered", "u1", "control", "congruent", ["a"], None, None, created_at=1000.0)
+    store.log_recommendation("recent", "u1", "control", "congruent", ["a"], None, None, created_at=1000.0 + 40 * day)
+    store.record_feedback("old-answered", "a", 3.0, 4)
+    assert store.prune(older_than_days=30, now=1000.0 + 41 * day) == 1
+    assert sorted(row["request_id"] for row in store.served()) == ["old-answered", "recent"]
+
+
+def test_an_older_database_gains_the_idempotency_column(tmp_path):
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:  # the table as the previous release created it
+        connection.execute(sqlalchemy.text(
+            "CREATE TABLE feedback (feedback_id INTEGER PRIMARY KEY AUTOINCREMENT, request_id VARCHAR(64) NOT NULL, "
+            "user_id VARCHAR(128) NOT NULL, variant VARCHAR(64) NOT NULL, item_id VARCHAR(128) NOT NULL, "
+            "position INTEGER NOT NULL, engagement_seconds FLOAT NOT NULL, satisfaction INTEGER NOT NULL, "
+            "created_at FLOAT NOT NULL)"))
+    store = Store(url)
+    store.log_recommendation("r1", "u1", "control", "congruent", ["a"], None, None)
+    assert store.record_feedback("r1", "a", 1.0, 3, event_key="k")[0] == store.record_feedback(
+        "r1", "a", 1.0, 3, event_key="k")[0]
+    assert len(store.feedback_events()) == 1
+
+
+def test_a_locked_sqlite_database_is_unavailable_not_an_error(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    store = Store(url, timeout_s=0.3)
+    store.log_recommendation("r1", "u1", "control", "congruent", ["a"], None, None)
+    holder = sqlite3.connect(tmp_path / "locked.db")
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.record_feedback("r1", "a", 1.0, 3)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert store.record_feedback("r1", "a", 1.0, 3)[1] is False  # the lock gone, it works again

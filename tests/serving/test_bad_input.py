@@ -22,11 +22,11 @@ CASES = {
     "k over the limit": ("/v1/recommend", {"user_id": "u", "text": "hi", "k": 51}, 422, "k"),
     "unknown field": ("/v1/recommend", {"user_id": "u", "text": "hi", "mood": "x"}, 422, "mood"),
     "no modality": ("/v1/recommend", {"user_id": "u"}, 422, None),
-    "blank text only": ("/v1/analyze", {"user_id": "u", "text": "   "}, 422, None),
+    "blank text only": ("/v1/analyze", {"user_id": "u", "text": "   "}, 422, "text"),
     "audio not base64": ("/v1/recommend", {"user_id": "u", "audio": "%%%not-base64"}, 422, "audio"),
     "audio not audio": ("/v1/recommend", {"user_id": "u", "audio": b64(b"hello, not a wav")}, 422, "audio"),
     "audio too long": ("/v1/recommend", {"user_id": "u", "audio": b64(wav(12.0))}, 422, "audio"),
-    "frame not an image": ("/v1/recommend", {"user_id": "u", "frames": [b64(b"GIF? no")]}, 422, "frames"),
+    "frame not an image": ("/v1/recommend", {"user_id": "u", "frames": [b64(b"GIF? no")]}, 422, "frames.0"),
     "too many frames": ("/v1/recommend", {"user_id": "u", "frames": [b64(b"x")] * 9}, 422, "frames"),
     "bad strategy": ("/v1/recommend", {"user_id": "u", "text": "hi", "strategy": "cheer"}, 422, "strategy"),
     "unknown request_id": ("/v1/feedback", {"request_id": "nope", "item_id": "syn-0001", "engagement_seconds": 3,
@@ -62,5 +62,5 @@ def test_feedback_for_an_item_the_request_did_not_return(client, api_key):
     other = next(f"syn-{i:04d}" for i in range(120) if f"syn-{i:04d}" not in shown)
     response = client.post("/v1/feedback", headers={"X-API-Key": api_key}, json={
         "request_id": answer["request_id"], "item_id": other, "engagement_seconds": 1, "satisfaction": 2})
-    assert response.status_code == 422 and response.json()["field"] == "item_id"
+    assert response.status_code == 404 and response.json()["field"] == "item_id"
     assert client.get("/healthz").status_code == 200

@@ -42,3 +42,29 @@ def test_the_checked_in_serve_config_is_current_and_valid(tmp_path):
     module, name = app.import_path.split(":")
     assert app.import_path == IMPORT_PATH and callable(getattr(importlib.import_module(module), name))
     assert parsed.http_options.host == "127.0.0.1"
+
+
+def test_an_open_api_on_a_reachable_host_is_refused_unless_on_purpose(serve_bundle, monkeypatch, capsys):
+    from mmei.cluster.cli import main
+
+    monkeypatch.delenv("MMEI_API_KEY", raising=False)
+    assert main(["serve", "--bundle", str(serve_bundle), "host=0.0.0.0"]) == 2
+    assert "MMEI_API_KEY is not set" in capsys.readouterr().err  # refused before Ray starts
+    open_on_purpose = load_serve_config(None, ["host=0.0.0.0", "auth.allow_open=true"])
+    open_on_purpose.check_auth(None)  # no error: the operator said so
+    load_serve_config(None, ["host=0.0.0.0"]).check_auth("a-key")
+    load_serve_config(None, ["host=127.0.0.1"]).check_auth(None)  # loopback: only this machine
+
+
+def test_autoscaling_and_limits_reach_the_deployments():
+    from mmei.serving.app import deployment_options
+
+    config = load_serve_config(None, ["replicas.autoscaling={ingress: {min_replicas: 2, max_replicas: 6}}",
+                                      "limits.max_queued_requests=7"])
+    ingress = deployment_options(config, "ingress", 1)
+    assert ingress["autoscaling_config"] == {"min_replicas": 2, "max_replicas": 6, "target_ongoing_requests": 8.0}
+    assert "num_replicas" not in ingress and ingress["max_queued_requests"] == -1
+    fusion = deployment_options(config, "fusion", 3)
+    assert fusion["num_replicas"] == 3 and fusion["max_queued_requests"] == 7
+    with pytest.raises(ConfigError, match="unknown deployment"):
+        load_serve_config(None, ["replicas.autoscaling={encoder: {}}"])
