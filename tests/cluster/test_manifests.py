@@ -21,7 +21,9 @@ LAUNCHER = CLUSTER / "launcher" / "gpu-cluster.yaml"
 IMAGE = "registry.example.com/mmei:0.1.0"
 ENTRYPOINT = ["python", "-m", "mmei.cluster.cli"]
 # How rayservice.yaml's serveConfigV2 was generated (its comment says the same).
-RAYSERVICE_SERVE_ARGS = ["bundle=/data/runs/train-base/bundle", "host=0.0.0.0", "store_url=env:MMEI_STORE_URL"]
+RAYSERVICE_SERVE_ARGS = ["bundle=/data/runs/train-base/bundle", "host=0.0.0.0", "store_url=env:MMEI_STORE_URL",
+                         "replicas.autoscaling={ingress: {min_replicas: 2, max_replicas: 8}, "
+                         "text_encoder: {max_replicas: 4}, fusion: {max_replicas: 4}}"]
 
 
 def load(path: Path) -> dict:
@@ -118,6 +120,11 @@ def test_the_rayservice_serves_the_generated_serve_config():
     env = {item["name"] for container in containers(manifest["spec"]["rayClusterConfig"])
            for item in container.get("env", [])}
     assert {"MMEI_STORE_URL", "MMEI_API_KEY"} <= env  # store_url=env:MMEI_STORE_URL and api_key_env
+    assert served["proxy_location"] == "EveryNode"  # no single proxy to lose or saturate
+    assert {d["name"] for d in served["applications"][0]["deployments"]} == {"Ingress", "TextEncoder", "Fusion"}
+    head = manifest["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert {port["name"]: port["containerPort"] for port in head["ports"]} == {"dashboard": 8265, "client": 10001,
+                                                                               "serve": 8000}
 
 
 def test_the_launcher_config_has_head_and_gpu_workers_and_stays_private():
