@@ -57,9 +57,10 @@ def read_jsonl(path: Path) -> list[dict]:
 def train_settings(gpu: bool, workers: int, stage: int, train_rows: int) -> list[str]:
     batch = 24 if gpu else 8
     steps_per_epoch = max(1, train_rows // workers // batch)
-    epochs = max(2, math.ceil(TARGET_STEPS / steps_per_epoch)) if gpu else 2
+    epochs = max(2, math.ceil(TARGET_STEPS / steps_per_epoch)) if gpu else 3
+    log_every = max(1, steps_per_epoch * epochs // 12)  # about 12 step records: enough to judge the loss
     settings = [f"train.zero_stage={stage}", f"train.num_workers={workers}", f"train.batch_size={batch}",
-                f"train.epochs={epochs}", "train.log_every=10", "train.warmup_ratio=0.1"]
+                f"train.epochs={epochs}", f"train.log_every={log_every}", "train.warmup_ratio=0.1"]
     if gpu:
         settings += ["train.use_gpu=true", "train.precision=bf16", "train.cpus_per_worker=1"]
     return settings
@@ -91,26 +92,27 @@ def train_line(label: str, summary: dict) -> str:
 
 
 def kill_and_resume(work: Path, settings: list[str]) -> None:
-    """SIGKILL the whole `mmei train` process group after its first epoch, then --resume."""
+    """SIGKILL the whole `mmei train` process group once its first checkpoint is written, then --resume."""
     run = work / "train-killed"
     command = [sys.executable, "-m", "mmei.cluster.cli", "train", "--data", str(work / "features"),
                "--output", str(run), *settings]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 420
-    while not any(r.get("epoch_end") for r in read_jsonl(run / "steps.jsonl")):
+    while not list((run / "ray" / "train").glob("checkpoint_*/train_state.json")):  # the first epoch's checkpoint
         if process.poll() is not None:
             raise CheckFailed(f"the run to kill ended by itself (exit {process.returncode}) before its first epoch")
         if time.monotonic() > deadline:
             os.killpg(process.pid, signal.SIGKILL)
             raise CheckFailed("no epoch finished within 7 minutes")
         time.sleep(1)
-    time.sleep(3)  # let the epoch's checkpoint land
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     killed_at = max(r["step"] for r in read_jsonl(run / "steps.jsonl"))
+    if not (run / "ray" / "train").exists():
+        raise CheckFailed("the killed run left no checkpoint to resume from")
     mmei("train", "--data", str(work / "features"), "--output", str(run), "--resume", *settings)
     history = json.loads((run / "history.json").read_text())
-    steps = [r["step"] for r in read_jsonl(run / "steps.jsonl")]
+    steps = [r["step"] for r in read_jsonl(run / "steps.jsonl") if not r.get("epoch_end")]  # epoch ends repeat a step
     if steps != sorted(steps) or len(set(steps)) != len(steps) or steps[-1] <= killed_at:
         raise CheckFailed(f"resumed step numbers do not continue: killed at {killed_at}, now {steps}")
     say(f"kill and resume: killed at step {killed_at}, resumed to step {steps[-1]}, {len(history)} epochs")

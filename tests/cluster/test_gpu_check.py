@@ -41,3 +41,4 @@ def test_gpu_runs_are_bf16_on_whole_cpus_for_about_100_steps():
     assert {"train.use_gpu=true", "train.precision=bf16", "train.zero_stage=3", "train.cpus_per_worker=1"} <= set(settings)
     epochs = int(next(s for s in settings if s.startswith("train.epochs=")).split("=")[1])
     assert 100 <= epochs * (1280 // 24) < 160
+    assert any(s.startswith("train.log_every=") for s in settings)
