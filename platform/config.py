@@ -37,8 +37,8 @@ class FeatureConfig:
     audio_min_seconds: float = 0.05  # shorter clips are quarantined
     # Read from headers before decoding; past them a row is quarantined (media_too_large)
     # and an encoder replica answers 422: a small file must never decode to hundreds of MB.
-    audio_max_sample_rate: int = 192000
-    audio_max_channels: int = 8
+    audio_max_sample_rate: int = 192000  # Hz; a higher rate: quarantined, or 422 from an encoder
+    audio_max_channels: int = 8  # more channels than this: quarantined, or 422 from an encoder
     max_image_pixels: int = 16_000_000  # width x height per frame (4K frames pass)
     audio_input: str = "logmel"  # logmel (conv encoder) | waveform (wav2vec2) | features (pre-extracted)
     n_mels: int = 40  # log-mel bands

@@ -50,6 +50,17 @@ class ModalityEncoder:
         self.batch_sizes: Counter[int] = Counter()  # how many batches of each size this replica ran
         self.encode_batched.set_max_batch_size(max_batch_size)
         self.encode_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """One forward pass before Serve routes traffic here, so that the first user's request
+        does not pay for lazy initialisation (tokenizer, kernels, thread pools) against its deadline."""
+
+    @torch.inference_mode()
+    def forward_once(self, value: Any) -> None:
+        if self.encoder is not None:
+            _, _, arrays = self.featurize([value])
+            self.encoder(to_device(to_tensors(arrays), self.device))
 
     async def ready(self) -> bool:
         """The ingress's readiness probe: this replica is up and answering."""
@@ -110,6 +121,9 @@ class ModalityEncoder:
 @serve.deployment
 class TextEncoder(ModalityEncoder):
     modality = "text"
+
+    def warm_up(self) -> None:
+        self.forward_once("warm-up")
 
     def outputs(self, tokens: torch.Tensor, valid: torch.Tensor, index: int) -> dict[str, Any]:
         """Also the text's unit vector: the ranker's content match."""

@@ -34,6 +34,7 @@ class Fusion:
         self.batched = uses_batching(batching, self.device)
         self.recognise_batched.set_max_batch_size(max_batch_size)
         self.recognise_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self.recognise_many([{}])  # warm up before traffic: the first request must not pay lazy initialisation
 
     async def ready(self) -> bool:
         """The ingress's readiness probe: this replica is up and answering."""

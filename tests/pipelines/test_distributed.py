@@ -10,7 +10,7 @@ def test_base_preset_asks_for_one_gpu_per_worker_and_bf16():
     assert scaling.resources_per_worker == {"CPU": train.cpus_per_worker, "GPU": 1.0}
     ds = deepspeed_config(train)
     assert ds["bf16"] == {"enabled": True}
-    assert ds["zero_optimization"] == {"stage": 2} and ds["gradient_accumulation_steps"] == 2
+    assert ds["zero_optimization"] == {"stage": 2} and ds["gradient_accumulation_steps"] == train.grad_accum == 1
     assert ds["gradient_clipping"] == 1.0
 
 
