@@ -185,7 +185,7 @@ def run(gpu: bool, keep: bool) -> int:
         workers = 2 if gpus >= 2 or not gpu else 1
         say(f"{gpus} CUDA device(s): {torch.cuda.get_device_name(0) if gpu else 'CPU dry run'}; "
             f"{workers} training worker(s); work in {work}")
-        mmei("data", "synth", "--out", str(work / "corpus"), "--samples", str(SAMPLES if gpu else 240))
+        mmei("data", "synth", "--output", str(work / "corpus"), "--samples", str(SAMPLES if gpu else 240))
         mmei("data", "prepare", "--input", str(work / "corpus"), "--output", str(work / "features"))
         train_rows = json.loads((work / "features" / "manifest.json").read_text())["rows_out"] * 8 // 10
         for stage in (2, 3):

@@ -128,9 +128,7 @@ def markdown(report: dict[str, Any]) -> str:
 def write_ab_report(store_url: str, output: Path, control: str = "control", since: float | None = None,
                     fractions: dict[str, float] | None = None, mde: float = 0.05, cuped_before: float | None = None,
                     echo: Callable[[str], None] = print) -> dict[str, Any]:
-    if store_url.startswith("sqlite:///") and not Path(store_url[len("sqlite:///"):]).is_file():
-        raise UserInputError(f"no store at {store_url}: the SQLite file does not exist")
-    store = Store(store_url)
+    store = Store(store_url, must_exist=True)  # a typo in the URL is an error, not an empty report
     start = cuped_before if cuped_before is not None else since
     events = store.feedback_events(start)
     pre = None

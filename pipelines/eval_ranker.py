@@ -29,6 +29,7 @@ from mmei.platform.catalog import Item
 from mmei.platform.labels import LabelSpaces
 from mmei.platform.ranker_bundle import LearnedRanker
 from mmei.platform.store import Store
+from mmei.platform.errors import UserInputError
 
 K = 10
 POSITIVE = 4
@@ -44,7 +45,7 @@ def ndcg_recall(scores: np.ndarray, relevant: set[int], k: int = K) -> tuple[flo
 def run_eval_ranker(store_url: str, output: Path, items: list[Item], labels: LabelSpaces, seeds: int = 3,
                     holdout_days: int = 2, epochs: int = 8, echo: Callable[[str], None] = print) -> dict[str, Any]:
     output = Path(output)
-    store = Store(store_url)
+    store = Store(store_url, must_exist=True)
     logged = load_logged(store, holdout_days)
     index = {item.item_id: i for i, item in enumerate(items)}
     queries = []
@@ -54,7 +55,7 @@ def run_eval_ranker(store_url: str, output: Path, items: list[Item], labels: Lab
         if relevant and request["emotion"] and request["intent"]:
             queries.append((request, relevant))
     if not queries:
-        raise ValueError(f"no held-out request in the last {holdout_days} day(s) has positive feedback")
+        raise UserInputError(f"no held-out request in the last {holdout_days} day(s) has positive feedback")
     users_file = Path(store_url.removeprefix("sqlite:///")).parent / "_users.json"
     users = json.loads(users_file.read_text()) if users_file.is_file() else None
     popularity = np.zeros(len(items))

@@ -14,6 +14,7 @@ import numpy as np
 from mmei.platform.catalog import Item
 from mmei.platform.ranker_features import PairFeatures
 from mmei.platform.store import Store
+from mmei.platform.errors import UserInputError
 
 DAY = 86400.0
 
@@ -28,12 +29,12 @@ class LoggedData:
 def load_logged(store: Store, holdout_days: int) -> LoggedData:
     served = store.served()
     if not served:
-        raise ValueError(f"{store.url} holds no logged recommendations")
+        raise UserInputError(f"{store.url} holds no logged recommendations")
     first = served[0]["created_at"]
     days = [int((r["created_at"] - first) // DAY) for r in served]
     cut = max(days) + 1 - holdout_days
     if cut < 1:
-        raise ValueError(f"the log spans {max(days) + 1} day(s); holding out {holdout_days} leaves none to train on")
+        raise UserInputError(f"the log spans {max(days) + 1} day(s); holding out {holdout_days} leaves none to train on")
     feedback: dict[str, dict[str, dict[str, float]]] = {}
     for event in store.feedback_events():
         feedback.setdefault(event["request_id"], {})[event["item_id"]] = {
@@ -57,5 +58,5 @@ def training_arrays(requests: list[dict[str, Any]], feedback: dict, features: Pa
                              np.log1p(given.get(items[i].item_id, {}).get("engagement_seconds", 0.0))]
                             for i in shown], np.float32))
     if not xs:
-        raise ValueError("no logged request with a recognised emotion and intent to train on")
+        raise UserInputError("no logged request with a recognised emotion and intent to train on")
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)

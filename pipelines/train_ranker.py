@@ -61,7 +61,7 @@ def train_ranker(store_url: str, output: Path, items: list[Item], labels: LabelS
                  epochs: int = 8, seed: int = 0, emotion_blind: bool = False, workers: int = 2,
                  echo: Callable[[str], None] = print) -> Path:
     output = Path(output).resolve()
-    logged = load_logged(Store(store_url), holdout_days)
+    logged = load_logged(Store(store_url, must_exist=True), holdout_days)
     features = PairFeatures(items, labels, KINDS)
     x, y = training_arrays(logged.train, logged.feedback, features, items, emotion_blind)
     echo(f"train-ranker: {len(x)} (request, shown item) rows from {len(logged.train)} requests; "

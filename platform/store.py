@@ -139,6 +139,15 @@ def resolve_url(url: str) -> str:
     return os.environ[name]
 
 
+def check_exists(url: str) -> None:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != prefix + ":memory:":
+        path = url[len(prefix):]
+        if not os.path.isfile(path):
+            raise StoreError(f"store {url!r}: no database file at {path} (a typo? the serving store is "
+                             f"where `store_url` pointed)")
+
+
 def open_engine(url: str, timeout_s: float = 10.0, pool_size: int = 5, max_overflow: int = 10,
                 pool_recycle_s: int = 1800) -> Engine:
     """An engine whose every wait is bounded by `timeout_s`: connecting, waiting for a
@@ -189,9 +198,13 @@ def _upsert_profile(connection, user_id: str, item_id: str, satisfaction: int, e
 
 class Store:
     def __init__(self, url: str, timeout_s: float = 10.0, pool_size: int = 5, max_overflow: int = 10,
-                 pool_recycle_s: int = 1800, create: bool = True):
-        """`create=False` (read-only verbs) opens an existing database and never makes one."""
+                 pool_recycle_s: int = 1800, create: bool = True, must_exist: bool = False):
+        """`create=False` leaves the tables to the first use (a replica may start while its
+        database is down). `must_exist` (read-only verbs: a report) refuses a SQLite file
+        that is not there, instead of creating an empty one and reporting on nothing."""
         self.url = url
+        if must_exist:
+            check_exists(resolve_url(url))
         self.engine = open_engine(url, timeout_s, pool_size, max_overflow, pool_recycle_s)
         self.ready = False
         if create:

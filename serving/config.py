@@ -98,7 +98,7 @@ class Replicas:
 class ServeConfig:
     bundle: str = ""  # a model bundle folder (`mmei train`, `mmei tune` best/bundle)
     catalog: str = ""  # Parquet or CSV; empty: the shipped SYNTHETIC catalog
-    ranker_bundle: str = ""  # a `mmei train-ranker` bundle, for variants with ranker: learned
+    ranker_bundle: str = ""  # a `mmei ranker train` bundle, for variants with ranker: learned
     store_url: str = "sqlite:///mmei-serve.db"  # any SQLAlchemy URL; PostgreSQL in production
     host: str = "127.0.0.1"  # never 0.0.0.0 by default
     port: int = 8000  # HTTP port of the Serve proxy

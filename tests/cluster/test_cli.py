@@ -22,7 +22,7 @@ def mmei(*args, cwd=None, timeout=300):
 
 
 def test_data_synth_writes_a_labelled_corpus(tmp_path):
-    result = mmei("data", "synth", "--out", str(tmp_path / "c"), "--samples", "40", "--seed", "3")
+    result = mmei("data", "synth", "--output", str(tmp_path / "c"), "--samples", "40", "--seed", "3")
     assert result.returncode == 0, result.stderr
     assert "SYNTHETIC" in result.stdout
     summary = json.loads((tmp_path / "c" / "_summary.json").read_text())
@@ -30,19 +30,89 @@ def test_data_synth_writes_a_labelled_corpus(tmp_path):
 
 
 def test_bad_override_is_one_line_naming_the_key(tmp_path):
-    result = mmei("data", "synth", "--out", str(tmp_path / "c"), "corpus.missing_rat=0.2")
+    result = mmei("data", "synth", "--output", str(tmp_path / "c"), "corpus.missing_rat=0.2")
     assert result.returncode == 2
     assert "missing_rat" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_required_argument_is_usage_error():
     result = mmei("data", "synth")
-    assert result.returncode == 2 and "--out" in result.stderr
+    assert result.returncode == 2 and "required: --output" in result.stderr
+
+
+def all_verbs(parser=None, path=()):
+    """(words, parser) for every verb and sub-verb of the real parser, old names included."""
+    import argparse
+
+    from mmei.cluster.cli_parser import build_parser
+
+    parser = parser or build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from all_verbs(sub, (*path, name))
+            return
+    yield path, parser
+
+
+SHARED_HELP = {  # one meaning per shared option, in every verb that has it
+    "--config": ("model/training preset name or YAML path",),
+    "--address": ("Ray cluster address (default: RAY_ADDRESS, else a local cluster)",),
+    "--resume": ("continue the run in --output from where it stopped",),
+    "--seed": ("random seed of ",),
+    "--samples": ("samples in the generated SYNTHETIC corpus",),
+    "--jobs-url": ("the head's Jobs API",),
+}
+
+
+def test_every_verb_speaks_one_grammar():
+    verbs = list(all_verbs())
+    assert len(verbs) >= 20
+    seen = {}
+    for words, parser in verbs:
+        text = parser.format_help()  # every verb's --help renders
+        for old in ("--out ", "--workdir", "--serve-config-old"):
+            assert old not in text, (words, old)  # old names work but are not shown
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag in SHARED_HELP and action.help != "==SUPPRESS==":
+                    assert action.help.startswith(SHARED_HELP[flag]), (words, flag, action.help)
+                    seen.setdefault(flag, set()).add(words)
+        options = {flag for action in parser._actions for flag in action.option_strings
+                   if action.help != "==SUPPRESS=="}
+        if words[:1] in (("submit",), ("jobs",)):
+            assert "--address" not in options and "--jobs-url" in options  # a Jobs URL is not a Ray address
+        if words == ("tune",):
+            assert "--trials" in options and "--samples" not in options
+        if words == ("serve",):
+            assert "--serve-config" in options and "--config" not in options
+    assert {("train",), ("tune",)} <= seen["--resume"]
+    assert len(seen["--address"]) >= 8 and len(seen["--config"]) >= 8
+
+
+def test_old_names_still_work_for_a_release_with_a_notice(tmp_path):
+    result = mmei("data", "synth", "--out", str(tmp_path / "c"), "--samples", "20")
+    assert result.returncode == 0 and "--out is now --output" in result.stderr
+    assert (tmp_path / "c" / "_summary.json").is_file()
+    old_verb = mmei("train-ranker", "--help")
+    assert old_verb.returncode == 0 and "--holdout-days" in old_verb.stdout
+
+
+def test_options_a_mode_ignores_are_refused_in_one_line(tmp_path):
+    compare = mmei("eval", "--compare", "--data", str(tmp_path), "--output", str(tmp_path / "o"), "--split", "val")
+    assert compare.returncode == 2 and "--split does not apply with --compare" in compare.stderr
+    bundle = mmei("eval", "--bundle", "b", "--data", str(tmp_path), "--output", str(tmp_path / "o"), "--seeds", "2",
+                  "train.epochs=1")
+    assert bundle.returncode == 2 and "--seeds, key=value overrides do not apply without --compare" in bundle.stderr
+    resume = mmei("tune", "--output", str(tmp_path / "s"), "--resume", "--data", str(tmp_path))
+    assert resume.returncode == 2 and "--data does not apply with --resume" in resume.stderr
+    for result in (compare, bundle, resume):
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_quickstart_runs_the_pipeline_end_to_end(tmp_path):
     port = free_port()
-    result = mmei("quickstart", "--workdir", str(tmp_path / "qs"), "--samples", "120", "--exit", "--port", str(port),
+    result = mmei("quickstart", "--output", str(tmp_path / "qs"), "--samples", "120", "--exit", "--port", str(port),
                   "--compare-seeds", "2", "train.epochs=1", timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for expected in ("prepare with Ray Data", "ZeRO-2", "epoch 1/1", "text + audio + frames", "text only",
@@ -51,6 +121,11 @@ def test_quickstart_runs_the_pipeline_end_to_end(tmp_path):
         assert expected in result.stdout, expected
     for number in range(1, 7):  # every stage prints its elapsed time
         assert f"({number}/6 " in result.stdout
+    console = result.stdout + result.stderr  # for people: our lines, not the libraries'
+    for chatter in ("Reconstructed fp32", "Loading checkpoint shards", "Setting accelerator to CPU",
+                    "RayDeprecationWarning", "Progress bars disabled"):
+        assert chatter not in console, chatter
+    assert len(console.splitlines()) <= 150 and "mmei-driver-libraries.log" not in console
     answered = sqlite3.connect(tmp_path / "qs" / "serve.db").execute(
         "SELECT user_id FROM recommendations ORDER BY created_at").fetchall()  # answered over real HTTP
     assert [u for (u,) in answered] == ["quickstart-user-0", "quickstart-user-1", "quickstart-user-2"]

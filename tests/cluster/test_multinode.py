@@ -112,7 +112,7 @@ def cluster(port_picker):
 def cluster_features(cluster, corpus_dir, tmp_path_factory):
     """The test corpus prepared by a job on the cluster (Ray Data across both nodes)."""
     out = tmp_path_factory.mktemp("cluster-features") / "features"
-    done = cluster.cli("submit", "--address", cluster.address, "--wait", "--",
+    done = cluster.cli("submit", "--jobs-url", cluster.address, "--wait", "--",
                        "mmei", "data", "prepare", "--input", str(corpus_dir), "--output", str(out))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     return out
@@ -121,7 +121,7 @@ def cluster_features(cluster, corpus_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(cluster, cluster_features, tmp_path_factory):
     out = tmp_path_factory.mktemp("cluster-train") / "run"
-    done = cluster.cli("submit", "--address", cluster.address, "--wait", "--", "mmei", "train",
+    done = cluster.cli("submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "train",
                        "--data", str(cluster_features), "--output", str(out), *TINY, "train.placement_strategy=SPREAD")
     return out, done
 
@@ -160,8 +160,8 @@ def test_a_job_imports_mmei_from_the_shipped_package_not_the_nodes_install(clust
 
 def test_a_sweep_job_succeeds(cluster, cluster_features, tmp_path):
     out = tmp_path / "sweep"
-    done = cluster.cli("submit", "--address", cluster.address, "--wait", "--", "mmei", "tune",
-                       "--data", str(cluster_features), "--output", str(out), "--samples", "2",
+    done = cluster.cli("submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "tune",
+                       "--data", str(cluster_features), "--output", str(out), "--trials", "2",
                        "--scheduler", "none", *TINY)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert (out / "best" / "bundle" / "bundle.json").is_file()
@@ -181,7 +181,7 @@ def test_the_generated_serve_config_deploys_and_recommends_on_127_0_0_1(cluster,
                               capture_output=True, text=True, timeout=120, env=cluster.env)
     assert deployed.returncode == 0, deployed.stderr[-2000:]
     url = f"http://127.0.0.1:{port}"
-    cluster.wait_for(lambda: urllib.request.urlopen(f"{url}/healthz", timeout=5).status == 200, "Serve", 180)
+    cluster.wait_for(lambda: urllib.request.urlopen(f"{url}/readyz", timeout=5).status == 200, "Serve readiness", 180)
     body = json.dumps({"user_id": "u1", "text": "I finally finished it, feeling great", "k": 3}).encode()
     request = urllib.request.Request(f"{url}/v1/recommend", data=body, headers={"content-type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -190,38 +190,38 @@ def test_the_generated_serve_config_deploys_and_recommends_on_127_0_0_1(cluster,
 
 
 def test_a_bad_entrypoint_fails_and_its_logs_say_why(cluster, tmp_path):
-    submitted = cluster.cli("submit", "--address", cluster.address, "--", "mmei", "train",
+    submitted = cluster.cli("submit", "--jobs-url", cluster.address, "--", "mmei", "train",
                             "--data", str(tmp_path / "no-such-features"), "--output", str(tmp_path / "run"))
     assert submitted.returncode == 0, submitted.stderr
     job_id = job_id_of(submitted)
     deadline = time.time() + 120
     status = ""
     while time.time() < deadline and "FAILED" not in status and "SUCCEEDED" not in status:
-        status = cluster.cli("jobs", "status", job_id, "--address", cluster.address).stdout
+        status = cluster.cli("jobs", "status", job_id, "--jobs-url", cluster.address).stdout
         time.sleep(1)
     assert "FAILED" in status
-    logs = cluster.cli("jobs", "logs", job_id, "--address", cluster.address)
+    logs = cluster.cli("jobs", "logs", job_id, "--jobs-url", cluster.address)
     assert logs.returncode == 0 and "no-such-features" in logs.stdout and "mmei: error:" in logs.stdout
-    listed = cluster.cli("jobs", "list", "--address", cluster.address).stdout
+    listed = cluster.cli("jobs", "list", "--jobs-url", cluster.address).stdout
     assert job_id in listed and "FAILED" in listed
 
 
 def test_submitting_without_the_token_is_refused_with_a_hint(cluster, tmp_path):
     env = {key: value for key, value in cluster.env.items() if not key.startswith("RAY_AUTH")}
     env["HOME"] = str(tmp_path)  # no ~/.ray/auth_token either
-    refused = cluster.cli("submit", "--address", cluster.address, "--", "mmei", "data", "synth-catalog",
-                          "--out", str(tmp_path / "c.csv"), env=env, timeout=60)
+    refused = cluster.cli("submit", "--jobs-url", cluster.address, "--", "mmei", "data", "synth-catalog",
+                          "--output", str(tmp_path / "c.csv"), env=env, timeout=60)
     assert refused.returncode == 2
     assert "requires a Ray auth token" in refused.stderr and "RAY_AUTH_TOKEN" in refused.stderr
     assert "Traceback" not in refused.stderr
-    wrong = cluster.cli("submit", "--address", cluster.address, "--", "mmei", "data", "synth-catalog",
-                        "--out", str(tmp_path / "c.csv"), env={**env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=60)
+    wrong = cluster.cli("submit", "--jobs-url", cluster.address, "--", "mmei", "data", "synth-catalog",
+                        "--output", str(tmp_path / "c.csv"), env={**env, "RAY_AUTH_TOKEN": "0" * 32}, timeout=60)
     assert wrong.returncode == 2 and "refused the auth token" in wrong.stderr, wrong.stderr[-500:]
 
 
 def test_submitting_where_nothing_listens_fails_fast_with_a_clear_message(cluster, tmp_path):
     started = time.monotonic()
-    refused = cluster.cli("submit", "--address", f"http://127.0.0.1:{cluster.free_port()}", "--", "mmei", "data",
-                          "synth-catalog", "--out", str(tmp_path / "c.csv"), timeout=60)
+    refused = cluster.cli("submit", "--jobs-url", f"http://127.0.0.1:{cluster.free_port()}", "--", "mmei", "data",
+                          "synth-catalog", "--output", str(tmp_path / "c.csv"), timeout=60)
     assert refused.returncode == 2 and "no Ray cluster answers at http://127.0.0.1:" in refused.stderr
     assert time.monotonic() - started < 20

@@ -76,7 +76,7 @@ def checkpoints(sweep_dir, trial_id):
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(features_dir, tmp_path):
     out = tmp_path / "s"
     command = [sys.executable, "-m", "mmei.cluster.cli", "tune", "--data", str(features_dir), "--output", str(out),
-               "--samples", "2", "--scheduler", "none", "--max-concurrent", "1", "train.epochs=1",
+               "--trials", "2", "--scheduler", "none", "--max-concurrent", "1", "train.epochs=1",
                "train.batch_size=8"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -94,7 +94,7 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(features
     before = (last_objective(out, finished), checkpoints(out, finished))
     assert before[1], "the finished trial left no checkpoint"
 
-    resumed = subprocess.run([sys.executable, "-m", "mmei.cluster.cli", "tune", "--resume", str(out)],
+    resumed = subprocess.run([sys.executable, "-m", "mmei.cluster.cli", "tune", "--output", str(out), "--resume"],
                              capture_output=True, text=True, timeout=600, env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     with (out / "results.csv").open() as handle:
