@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from mmei.pipelines.sources.corrupt_rows import CORRUPT_SHARD, plant_corrupt_rows
 from mmei.pipelines.sources.synthetic import write_corpus
 from mmei.platform.config import load_config
+from mmei.platform.errors import UserInputError
 
 
 class Stages:
@@ -53,7 +54,7 @@ def pick_examples(corpus: Path) -> list[tuple[str, dict[str, Any]]]:
     rows.sort(key=lambda r: r["split"] != "test")  # prefer held-out samples
     complete = [r for r in rows if r["text"] and r["audio"] and r["frames"]]
     if not complete:
-        raise ValueError(f"{corpus} has no sample with all three modalities; generate more samples")
+        raise UserInputError(f"{corpus} has no sample with all three modalities; generate more samples")
     aligned = next((r for r in complete if r["scenario"] == "aligned"), complete[0])
     sarcastic = next((r for r in complete if r["scenario"] == "sarcasm"), None)
     complete = aligned
@@ -94,7 +95,8 @@ def show(title: str, row: dict[str, Any], answer: dict[str, Any]) -> None:
 
 
 def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overrides: list[str] | None = None,
-                   port: int = 8000, exit_after: bool = False, compare_seeds: int = 2) -> int:
+                   port: int = 8000, exit_after: bool = False, compare_seeds: int = 2, verbose: bool = False) -> int:
+    """`verbose` lets Ray's and DeepSpeed's own output through to the console."""
     from mmei.cluster.ray_session import ray_session
     from mmei.pipelines.compare import run_compare, verdict_line
     from mmei.pipelines.evaluate import full_evaluation
@@ -121,21 +123,24 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
             print(f"   {summary['rows']} SYNTHETIC samples, splits {summary['splits']}, scenarios {summary['scenario']}")
         print(f"   planted 4 corrupt rows for the quarantine to catch: {plant_corrupt_rows(corpus).name}")
 
-    with ray_session():  # worker logs on: the training workers print one line per epoch
+    indented = lambda line: print("   " + line)  # noqa: E731 - stage output sits under its heading
+    with ray_session(quiet=not verbose, announce=indented):
         with stage("2/6 prepare with Ray Data"):
-            manifest = run_preparation(check_inputs(corpus, features), features, config, echo=lambda m: print("   " + m))
+            manifest = run_preparation(check_inputs(corpus, features), features, config, echo=indented,
+                                       show_progress=True, indent="   ")
         with stage(f"3/6 train MMEI: Ray Train + DeepSpeed ZeRO-{config.train.zero_stage}, "
                    f"{config.train.num_workers} CPU workers"):
-            trained = run_training(config, features, run, echo=lambda m: print("   " + m))
-        with stage(f"4/6 evaluate, and compare with the baselines ({compare_seeds} seeds, same budget)"):
+            trained = run_training(config, features, run, echo=indented, show_progress=True, indent="   ")
+        with stage("4/6 evaluate" + (f", and compare with the baselines ({compare_seeds} seeds, same budget)"
+                                     if compare_seeds else " (no comparison: --compare-seeds 0)")):
             evaluation = full_evaluation(trained.bundle, features, "test")
             m = evaluation["metrics"]
             print(f"   MMEI test macro-F1: emotion {m['emotion_macro_f1']:.3f}, sentiment {m['sentiment_macro_f1']:.3f}, "
                   f"intent {m['intent_macro_f1']:.3f}")
             comparison = None
             if compare_seeds:
-                comparison = run_compare(config, features, workdir / "compare", compare_seeds,
-                                         echo=lambda line: print("   " + line), reuse={("mmei", 0): trained})
+                comparison = run_compare(config, features, workdir / "compare", compare_seeds, echo=indented,
+                                         reuse={("mmei", 0): trained}, show_progress=True, indent="   ")
         def write_report() -> Path:  # now, so a failed Serve start still leaves it; again with every stage's time
             return write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
                                     manifest=manifest, features=features, comparison=comparison,

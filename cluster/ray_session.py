@@ -3,24 +3,97 @@
 Every verb runs its work on whatever cluster this gives: `ray.init()` starts a local
 one when no address is set (nor RAY_ADDRESS), so the same command works on a laptop
 and, with --address, on a remote cluster.
+
+The console is for people. Unless `-v`, Ray's own output stays in its log files,
+through Ray's own switches rather than text filters:
+- `log_to_driver=False`: workers' stdout and stderr (Ray Train's per-rank reports,
+  DeepSpeed's warnings) are not forwarded;
+- Ray Data's progress bars and "starting execution" banners are off (a pipe got each
+  redraw as a new line); our stages draw their own progress lines;
+- Ray's and DeepSpeed's driver-side log lines below ERROR go to
+  mmei-driver-libraries.log in Ray's log folder, not the console; Ray's deprecation
+  warnings are off.
+The verb's first line says where the logs are.
 """
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import ray
 
+RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune", "ray.serve")
+LIBRARY_LOG = "mmei-driver-libraries.log"
+
+
+class BelowErrorToFile(logging.Filter):
+    """On a logger whose own console handler we do not control (DeepSpeed makes its own
+    on import): records below ERROR go to the file instead of the console."""
+
+    def __init__(self, handler: logging.Handler):
+        super().__init__()
+        self.handler = handler
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        self.handler.handle(record)
+        return False
+
+
+def quiet_libraries(folder: str | None) -> None:
+    """Ray Data progress and banners off; the libraries' INFO and WARNING lines go to
+    `folder`/mmei-driver-libraries.log, and only their errors reach the console."""
+    import warnings
+
+    import ray.data
+    from ray.util.annotations import RayDeprecationWarning
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.enable_operator_progress_bars = False
+    context.print_on_execution_start = False
+    warnings.filterwarnings("ignore", category=RayDeprecationWarning)  # for Ray's maintainers, not our users
+    to_file = logging.FileHandler(os.path.join(folder, LIBRARY_LOG)) if folder else logging.NullHandler()
+    to_file.setLevel(logging.INFO)
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in RAY_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.ERROR)
+    logging.getLogger("ray").setLevel(logging.INFO)
+    logging.getLogger("ray").addHandler(to_file)
+    logging.getLogger("DeepSpeed").addFilter(BelowErrorToFile(to_file))
+
+
+def log_folder() -> str | None:
+    """This session's Ray log folder, where `-v` would have sent the console's share."""
+    try:
+        return os.path.join(ray._private.worker._global_node.get_session_dir_path(), "logs")
+    except Exception:  # noqa: BLE001 - a remote cluster's folder is on its head node
+        return None
+
 
 @contextmanager
-def ray_session(address: str | None = None, quiet: bool = False) -> Iterator[None]:
-    """Start or join a cluster for the verb's duration; leave it as it was afterwards."""
+def ray_session(address: str | None = None, quiet: bool = False,
+                announce: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Start or join a cluster for the verb's duration; leave it as it was afterwards.
+
+    `announce` gets one line naming the Ray log folder (for the console)."""
     if ray.is_initialized():
         yield
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    ray.init(address=address, log_to_driver=not quiet, configure_logging=True, logging_level="WARNING")
+    ray.init(address=address, log_to_driver=not quiet, configure_logging=True,
+             logging_level="ERROR" if quiet else "INFO")
+    if quiet:
+        folder = log_folder()
+        quiet_libraries(folder)
+        if announce and folder:
+            announce(f"Ray's own logs: {folder} (mmei -v shows them here)")
     try:
         yield
     finally:

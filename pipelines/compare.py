@@ -19,7 +19,9 @@ from mmei.pipelines.evaluate import evaluate_model, mean_std
 from mmei.pipelines.train import TrainResult, run_training
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import Config, config_from_dict
+from mmei.platform.console import ProgressLine
 from mmei.platform.models.build import MODEL_TYPES, build_model
+from mmei.platform.errors import UserInputError
 
 COLUMNS = ("macro_f1_mean", "emotion_macro_f1", "sentiment_macro_f1", "intent_macro_f1", "loss")
 PARAM_TOLERANCE = 0.10
@@ -41,7 +43,7 @@ def parameter_counts(config: Config, kinds: list[str], tuned: Path | None = None
     reference = counts.get("mmei", max(counts.values()))
     for kind, count in counts.items():
         if abs(count - reference) > PARAM_TOLERANCE * reference:
-            raise ValueError(f"{kind} has {count:,} parameters, more than 10% from mmei's {reference:,}: "
+            raise UserInputError(f"{kind} has {count:,} parameters, more than 10% from mmei's {reference:,}: "
                              "not the same budget; adjust model.hidden_size")
     return counts
 
@@ -60,9 +62,11 @@ def verdict(summary: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any
 
 def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds: list[str] | None = None,
                 tuned: Path | None = None, echo: Callable[[str], None] = print,
-                reuse: dict[tuple[str, int], TrainResult] | None = None) -> dict[str, Any]:
+                reuse: dict[tuple[str, int], TrainResult] | None = None, show_progress: bool = False,
+                indent: str = "") -> dict[str, Any]:
     """`reuse` maps (model, seed) to a run already trained with exactly that config (the
-    quickstart's MMEI): it is evaluated, not trained again. Any other config is refused."""
+    quickstart's MMEI): it is evaluated, not trained again. Any other config is refused.
+    `show_progress` draws a runs-done line with an ETA; each finished run is one line."""
     kinds = kinds or list(MODEL_TYPES)
     counts = parameter_counts(config, kinds, tuned)
     if tuned:
@@ -71,6 +75,8 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
     echo(f"comparing {', '.join(kinds)} over {seeds} seeds; parameters: "
          + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    bar = ProgressLine("compare: runs", seeds * len(kinds), indent=indent) if show_progress else None
+    say = bar.message if bar else echo
     for seed in range(seeds):
         for kind in kinds:
             run_dir = output / "runs" / f"{kind}-seed{seed}"
@@ -78,13 +84,17 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
             result = (reuse or {}).get((kind, seed))
             if result is not None and config_from_dict(
                     json.loads((Path(result.bundle) / "bundle.json").read_text())["config"]) != run_config:
-                raise ValueError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
+                raise UserInputError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
             if result is None:
                 result = run_training(run_config, data_dir, run_dir, echo=lambda _: None)
             metrics, _ = evaluate_model(load_bundle(result.bundle).model, data_dir, "test")
             runs[kind].append(metrics)
-            echo(f"  {kind} seed {seed}: test macro-F1 mean {metrics['macro_f1_mean']:.4f}, loss {metrics['loss']:.4f} "
-                 f"({result.seconds:.0f}s{', trained above' if (kind, seed) in (reuse or {}) else ''})")
+            say(f"  {kind} seed {seed}: test macro-F1 mean {metrics['macro_f1_mean']:.4f}, loss "
+                f"{metrics['loss']:.4f} ({result.seconds:.0f}s{', trained above' if (kind, seed) in (reuse or {}) else ''})")
+            if bar:
+                bar.update(sum(len(r) for r in runs.values()), f"{kind} seed {seed} done")
+    if bar:
+        bar.close()
     summary = {kind: {c: mean_std([m[c] for m in runs[kind]]) for c in COLUMNS} for kind in kinds}
     result = {"seeds": seeds, "parameters": counts, "budget": config.to_dict()["train"], "runs": runs,
               "summary": summary, "verdict": verdict(summary)}

@@ -5,7 +5,9 @@ without Ray or a process group, so export works anywhere the checkpoint can be r
 """
 from __future__ import annotations
 
+import io
 import json
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,17 @@ STATE_FILE = "train_state.json"
 
 
 def consolidated_state_dict(checkpoint_dir: Path) -> dict[str, Any]:
+    """DeepSpeed's reader prints a page of progress per checkpoint: kept off the console,
+    and shown only if it fails."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
-    return get_fp32_state_dict_from_zero_checkpoint(str(checkpoint_dir), tag=DS_TAG)
+    said = io.StringIO()
+    try:
+        with redirect_stdout(said), redirect_stderr(said):
+            return get_fp32_state_dict_from_zero_checkpoint(str(checkpoint_dir), tag=DS_TAG)
+    except Exception as error:
+        raise RuntimeError(f"could not consolidate the DeepSpeed checkpoint {checkpoint_dir}: {error}\n"
+                           f"DeepSpeed's output:\n{said.getvalue()[-4000:]}") from error
 
 
 def bundle_from_checkpoint(checkpoint_dir: Path, config: Config, out: Path, extra: dict[str, Any] | None = None) -> Path:

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import ray
 
 from mmei.pipelines.feature_sink import FEATURE_FORMAT, FEATURE_PREFIX, SplitShardSink
+from mmei.pipelines.prepare_progress import RowsWritten
 from mmei.platform.config import Config, config_from_dict
 from mmei.platform.errors import UserInputError
 from mmei.platform.features import (AudioDecodeError, FeatureError, ImageDecodeError, MediaTooLarge, compact_row,
@@ -190,6 +191,15 @@ def actor_pool_size() -> int:
 
 
 @contextmanager
+def stopping(progress: RowsWritten | None) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if progress:
+            progress.stop()
+
+
+@contextmanager
 def small_read_blocks(inputs: list[dict[str, Any]], pool: int) -> Iterator[None]:
     """Cap read blocks so every featurizer actor gets work.
 
@@ -217,18 +227,19 @@ def check_inputs(input_dir: Path, output_dir: Path) -> list[dict[str, Any]]:
 
 def prepare(input_dir: Path, output_dir: Path, config: Config, batch_size: int = 32,
             rows_per_file: int = 1000, echo: Callable[[str], None] = print, seed: int = 0,
-            keep_order: bool = False) -> dict[str, Any]:
+            keep_order: bool = False, show_progress: bool = False) -> dict[str, Any]:
     """Check the inputs, then run the preparation on the current Ray cluster."""
     return run_preparation(check_inputs(input_dir, output_dir), output_dir, config, batch_size, rows_per_file, echo,
-                           seed, keep_order)
+                           seed, keep_order, show_progress)
 
 
 def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Config, batch_size: int = 32,
                     rows_per_file: int = 1000, echo: Callable[[str], None] = print, seed: int = 0,
-                    keep_order: bool = False) -> dict[str, Any]:
+                    keep_order: bool = False, show_progress: bool = False, indent: str = "") -> dict[str, Any]:
     """Returns the manifest; raises DataLossError if any row is unaccounted for.
 
     Rows come out in a random order fixed by `seed`, or in input order with `keep_order`.
+    `show_progress` draws a rows-written line with an ETA while Ray Data runs.
     """
     started = time.perf_counter()
     files = [item["path"] for item in inputs]
@@ -236,7 +247,10 @@ def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Conf
     echo(f"preparing {rows_in} rows from {len(files)} file(s)")
 
     pool = actor_pool_size()
-    with small_read_blocks(inputs, pool):
+    progress = RowsWritten(output_dir, rows_in, indent) if show_progress else None
+    if progress:
+        progress.start()
+    with small_read_blocks(inputs, pool), stopping(progress):
         rows = ray.data.read_parquet(files)
         if keep_order:  # exactly: blocks leave the featurizer pool in input order, not as they finish
             rows.context.execution_options.preserve_order = True

@@ -157,7 +157,7 @@ def check_resumable(config: Config, storage: Path) -> None:
 
 
 def run_training(config: Config, data_dir: Path, output: Path, resume: bool = False,
-                 echo: Callable[[str], None] = print, show_progress: bool = False) -> TrainResult:
+                 echo: Callable[[str], None] = print, show_progress: bool = False, indent: str = "") -> TrainResult:
     """`show_progress` draws a progress line on stdout; epoch lines go to `echo` either way."""
     started = time.perf_counter()
     storage = (output / "ray").resolve()
@@ -168,7 +168,7 @@ def run_training(config: Config, data_dir: Path, output: Path, resume: bool = Fa
     steps_path = output / "steps.jsonl"
     trainer = build_trainer(config, data_dir, storage, output.name, output / "wandb", echo=echo, steps_path=steps_path)
     total_steps = trainer.train_loop_config["total_steps"]
-    bar = ProgressLine(f"train {config.model.type}", total_steps) if show_progress else None
+    bar = ProgressLine(f"train {config.model.type}", total_steps, indent=indent) if show_progress else None
     follower = StepFollower(steps_path, total_steps, config.train.epochs, echo, bar)
     follower.start()
     try:

@@ -53,7 +53,8 @@ class ProgressLine:
         self.last_print = now
 
     def message(self, text: str) -> None:
-        """A line of its own (an epoch summary): printed above a redrawn bar."""
+        """A line of its own (an epoch summary), indented like the bar: printed above it."""
+        text = self.indent + text
         if self.tty and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.width = 0

@@ -24,14 +24,14 @@ def test_in_a_pipe_lines_are_plain_and_throttled():
 
 def test_in_a_terminal_the_line_is_redrawn_and_messages_print_above_it():
     out = Terminal()
-    bar = ProgressLine("prepare", total=4, stream=out)
+    bar = ProgressLine("prepare", total=4, stream=out, indent="   ")
     bar.update(1)
     bar.update(2)
     bar.message("halfway")
     bar.update(4)
     bar.close()
     text = out.getvalue()
-    assert text.count("\r") >= 3 and "halfway\n" in text and "4/4" in text
+    assert text.count("\r") >= 3 and "\r   halfway\n" in text and "   prepare [" in text and "4/4" in text
 
 
 def test_durations_read_like_people_write_them():
