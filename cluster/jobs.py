@@ -34,8 +34,8 @@ def submit(command: list[str], address: str | None = None, wait: bool = False,
     with tempfile.TemporaryDirectory(prefix="mmei-job-") as staging:
         package = package_job(command, Path(staging))
         job_id = f"mmei-{command[0]}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        client.submit_job(entrypoint=package.entrypoint, runtime_env=package.runtime_env, submission_id=job_id,
-                          metadata={"mmei_verb": command[0]})
+        submit_when_agent_ready(client, echo, entrypoint=package.entrypoint, runtime_env=package.runtime_env,
+                                submission_id=job_id, metadata={"mmei_verb": command[0]})
     echo(job_id)
     echo(f"submitted to {jobs_address(address)}: {package.entrypoint}")
     for path in package.staged_files:
@@ -44,6 +44,23 @@ def submit(command: list[str], address: str | None = None, wait: bool = False,
         echo(f"follow it with: mmei jobs logs {job_id} --follow")
         return 0
     return follow(client, job_id, echo)
+
+
+def submit_when_agent_ready(client, echo: Callable[[str], None], timeout_s: float = 90.0, **job) -> None:
+    """A cluster that has just started answers "No available agent" until its job agents
+    are up (a few seconds to a minute): wait for them rather than fail the submit."""
+    deadline, said = time.monotonic() + timeout_s, False
+    while True:
+        try:
+            client.submit_job(**job)
+            return
+        except RuntimeError as error:
+            if "No available agent" not in str(error) or time.monotonic() > deadline:
+                raise
+            if not said:
+                echo(f"the cluster's job agent is not up yet; retrying for up to {timeout_s:.0f}s ...")
+                said = True
+            time.sleep(2)
 
 
 def follow(client, job_id: str, echo: Callable[[str], None] = print) -> int:
