@@ -61,5 +61,7 @@ def test_compare_trains_each_model_per_seed_and_states_the_verdict(features_dir,
     assert [len(result["runs"][k]) for k in ("mmei", "text_only")] == [2, 2]
     assert result["verdict"]["best_baseline"] == "text_only"
     assert "cross-entropy ratio" in lines[-1] and "MMEI vs best baseline" in (tmp_path / "compare.md").read_text()
+    seed_scores = [run["macro_f1_mean"] for run in result["runs"]["mmei"]]
+    assert seed_scores[0] != seed_scores[1], "two seeds trained the same model"
     mean, std = result["summary"]["mmei"]["macro_f1_mean"]
-    assert std >= 0 and 0 <= mean <= 1
+    assert (mean, std) == pytest.approx((sum(seed_scores) / 2, abs(seed_scores[0] - seed_scores[1]) / 2 ** 0.5))

@@ -24,6 +24,13 @@ def ranker_bundle(folder, seed):
     return save_ranker_bundle(RankerModel(width).state_dict(), folder, meta)
 
 
+def wait_for_requests(count, threads, statuses, timeout_s=300):
+    deadline = time.monotonic() + timeout_s
+    while len(statuses) < count:
+        assert time.monotonic() < deadline and any(t.is_alive() for t in threads), f"clients stalled at {statuses}"
+        time.sleep(0.05)
+
+
 def test_swapping_the_ranker_bundle_under_load_drops_nothing(served, serve_bundle, tmp_path):
     url, base = served
     first, second = ranker_bundle(tmp_path / "ranker-a", 1), ranker_bundle(tmp_path / "ranker-b", 2)
@@ -44,16 +51,13 @@ def test_swapping_the_ranker_bundle_under_load_drops_nothing(served, serve_bundl
     threads = [threading.Thread(target=user, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
-    while len(statuses) < 15:
-        time.sleep(0.05)
+    wait_for_requests(15, threads, statuses)
     serve.run(application(load_serve_config(None, [*overrides, f"ranker_bundle={second}"])), name="swap",
               route_prefix="/swap")  # only the Ranker's user_config differs
     deadline = time.time() + 120
     while "learned:ranker-b" not in rankers[-5:] and time.time() < deadline:
         time.sleep(0.2)
-    count = len(statuses)
-    while len(statuses) < count + 15:
-        time.sleep(0.05)
+    wait_for_requests(len(statuses) + 15, threads, statuses)
     stop.set()
     for thread in threads:
         thread.join(timeout=120)

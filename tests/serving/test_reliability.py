@@ -41,7 +41,9 @@ def test_killing_an_encoder_replica_under_load(served, api_key):
     threads = [threading.Thread(target=user, args=(n,)) for n in range(CLIENTS)]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 300
     while len(statuses) < CLIENTS * REQUESTS_EACH // 4:
+        assert time.monotonic() < deadline and any(t.is_alive() for t in threads), f"clients stalled at {statuses}"
         time.sleep(0.05)
     victim = text_encoder_replicas()[0]
     ray.kill(ray.get_actor(victim["name"], namespace=victim["namespace"]), no_restart=True)
