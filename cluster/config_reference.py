@@ -26,7 +26,7 @@ SECTIONS = (
     (Config, "Training, data and model", "`--config tiny|base|FILE.yaml` and `key=value` on `mmei data synth|prepare`, "
      "`train`, `eval`, `tune`, `quickstart`. The defaults below are the dataclass defaults; the presets in "
      "`platform/configs/` set some of them."),
-    (ServeConfig, "Serving", "`mmei serve --config FILE.yaml` and `key=value`; `serving/serve.yaml` shows a "
+    (ServeConfig, "Serving", "`mmei serve --serve-config FILE.yaml` and `key=value`; `serving/serve.yaml` shows a "
      "generated Serve config."),
 )
 

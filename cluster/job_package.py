@@ -27,6 +27,7 @@ from pathlib import Path
 
 import mmei
 from mmei.cluster.job_client import ClusterError
+from mmei.cluster.ray_session import RAY_TRAIN_ENV
 
 MAX_STAGED_BYTES = 50 * 2**20  # bigger files belong on shared storage, not in the job's upload
 PACKAGE_ROOT = Path(mmei.__file__).resolve().parent
@@ -82,6 +83,6 @@ def package_job(command: list[str], staging: Path, env_vars: dict[str, str] | No
     arguments = [stage_argument(argument, workdir / "files", staged) for argument in command]
     module = build_package(staging)
     runtime_env = {"py_modules": [str(module)], "working_dir": str(workdir),
-                   "env_vars": {"HF_HUB_OFFLINE": "1", **(env_vars or {})}}
+                   "env_vars": {"HF_HUB_OFFLINE": "1", **RAY_TRAIN_ENV, **(env_vars or {})}}
     entrypoint = shlex.join(["python", "-m", "mmei.cluster.cli", *arguments])
     return JobPackage(entrypoint=entrypoint, runtime_env=runtime_env, staged_files=staged)

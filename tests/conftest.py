@@ -33,6 +33,9 @@ def ray_cluster():
     # stopped only once the State API (served by the dashboard) says its controller died.
     # 6 logical CPUs: the Serve graph (0.7) stays up for the whole session, and a Train
     # run that failed on purpose can hold its placement group for a while.
+    from mmei.cluster.ray_session import RAY_TRAIN_ENV
+
+    os.environ.update(RAY_TRAIN_ENV)  # what `mmei` sets for the clusters it starts
     ray.init(num_cpus=6, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
     yield ray
     ray.shutdown()
@@ -65,6 +68,20 @@ def features_dir(ray_cluster, corpus_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("features") / "features"
     prepare(corpus_dir, out, load_config("tiny"), echo=lambda _: None)
     return out
+
+
+TRAINED_RUN_OVERRIDES = ["train.epochs=2", "train.batch_size=8", "train.warmup_ratio=0.15", "train.log_every=4"]
+
+
+@pytest.fixture(scope="session")
+def trained_run(features_dir, tmp_path_factory):
+    """(run folder, TrainResult): ZeRO-2 on 2 workers, 2 epochs, never interrupted. One
+    Ray Train run (~25 s here) shared by the training and evaluation tests."""
+    from mmei.pipelines.train import run_training
+    from mmei.platform.config import load_config
+
+    out = tmp_path_factory.mktemp("trained-run")
+    return out, run_training(load_config("tiny", TRAINED_RUN_OVERRIDES), features_dir, out, echo=lambda _: None)
 
 
 def free_port() -> int:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 MMEI = [sys.executable, "-m", "mmei.cluster.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
@@ -149,6 +151,28 @@ def test_quickstart_runs_the_pipeline_end_to_end(tmp_path):
     for reason in ("audio_undecodable", "image_undecodable", "unknown_label", "no_modality"):
         assert f"| {reason} | 1 |" in report, reason  # the planted corrupt rows, each quarantined
     assert "| **total** |" in report and "offline-run-" in report
+    check_the_comparison(tmp_path / "qs" / "compare", result.stdout)
+
+
+def check_the_comparison(folder: Path, console: str) -> None:
+    """The quickstart's `--compare` (the only test that trains every baseline; each run
+    costs ~20 s of Ray Train start-up here, so no second comparison is trained)."""
+    compared = json.loads((folder / "compare.json").read_text())
+    models = ("mmei", "mult", "early_fusion", "late_fusion", "text_only")
+    assert {model: len(runs) for model, runs in compared["runs"].items()} == dict.fromkeys(models, 2)
+    seed_scores = [run["macro_f1_mean"] for run in compared["runs"]["mmei"]]
+    assert seed_scores[0] != seed_scores[1], "two seeds trained the same model"
+    mean, std = compared["summary"]["mmei"]["macro_f1_mean"]
+    assert (mean, std) == pytest.approx((sum(seed_scores) / 2, abs(seed_scores[0] - seed_scores[1]) / 2 ** 0.5))
+    summary, verdict = compared["summary"], compared["verdict"]
+    best = max(models[1:], key=lambda model: summary[model]["macro_f1_mean"][0])
+    assert verdict["best_baseline"] == best
+    assert verdict["macro_f1_difference"] == pytest.approx(mean - summary[best]["macro_f1_mean"][0])
+    assert verdict["cross_entropy_ratio"] == pytest.approx(summary["mmei"]["loss"][0] / summary[best]["loss"][0])
+    counts = compared["parameters"]
+    assert all(abs(counts[model] / counts["mmei"] - 1) <= 0.10 for model in models)  # the same budget
+    line = f"MMEI vs best baseline ({best}), 2 seeds: macro-F1 difference {verdict['macro_f1_difference']:+.4f}"
+    assert line in console and line in (folder / "compare.md").read_text()
 
 
 def test_data_import_then_prepare_on_an_embedded_cluster(tmp_path):

@@ -36,7 +36,7 @@ def test_training_check_passes_a_falling_loss_and_fails_skips_or_a_flat_loss(tmp
         check_training(tmp_path / "flat", "ZeRO-3")
 
 
-def test_gpu_runs_are_bf16_on_whole_cpus_for_about_100_steps():
+def test_gpu_check_settings_ask_for_bf16_whole_cpus_and_about_100_steps():
     settings = train_settings(gpu=True, workers=1, stage=3, train_rows=1280)
     assert {"train.use_gpu=true", "train.precision=bf16", "train.zero_stage=3", "train.cpus_per_worker=1"} <= set(settings)
     epochs = int(next(s for s in settings if s.startswith("train.epochs=")).split("=")[1])

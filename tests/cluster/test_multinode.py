@@ -81,14 +81,16 @@ class TwoNodeCluster:
         return sum(node["state"] == "ALIVE" for node in nodes)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):  # worker first, then the head
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)  # `ray start --block` stops what it started
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        running = [process for process in reversed(self.processes) if process.poll() is None]
+        for process in running:  # worker first, then the head
+            os.killpg(process.pid, signal.SIGTERM)  # `ray start --block` stops what it started
+        deadline = time.monotonic() + 10  # one bound for both (CI saw a 30 s stop)
+        for process in running:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # the temp folder, its sockets and logs go with it
+                process.wait()
 
     def cli(self, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env or self.env)
@@ -161,11 +163,11 @@ def test_a_job_imports_mmei_from_the_shipped_package_not_the_nodes_install(clust
 def test_a_sweep_job_succeeds(cluster, cluster_features, tmp_path):
     out = tmp_path / "sweep"
     done = cluster.cli("submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "tune",
-                       "--data", str(cluster_features), "--output", str(out), "--trials", "2",
-                       "--scheduler", "none", *TINY)
+                       "--data", str(cluster_features), "--output", str(out), "--trials", "1",
+                       "--scheduler", "none", *TINY)  # one trial: sweeps' own logic is tested on one node
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert (out / "best" / "bundle" / "bundle.json").is_file()
-    assert len((out / "results.csv").read_text().strip().splitlines()) == 3  # header and two trials
+    assert len((out / "results.csv").read_text().strip().splitlines()) == 2  # header and the trial
 
 
 def test_the_generated_serve_config_deploys_and_recommends_on_127_0_0_1(cluster, trained, tmp_path):

@@ -4,21 +4,14 @@ import re
 
 import pytest
 
-from mmei.pipelines.compare import run_compare
 from mmei.pipelines.evaluate import ABLATIONS, LEVELS, full_evaluation
 from mmei.pipelines.report import write_eval_report
-from mmei.pipelines.train import run_training
-from mmei.platform.config import load_config
-
-QUICK = ["train.epochs=1", "train.batch_size=8", "train.warmup_ratio=0.1"]
-
 
 @pytest.fixture(scope="module")
-def report(features_dir, tmp_path_factory):
-    run = tmp_path_factory.mktemp("eval-run")
-    trained = run_training(load_config("tiny", QUICK), features_dir, run, echo=lambda _: None)
+def report(trained_run, features_dir, tmp_path_factory):
+    _, trained = trained_run  # the session's shared training run
     result = full_evaluation(trained.bundle, features_dir, "test")
-    out = run / "report"
+    out = tmp_path_factory.mktemp("eval") / "report"
     write_eval_report(result, out)
     return out, result
 
@@ -54,14 +47,5 @@ def test_dropping_every_modality_but_one_changes_the_outputs(report):
     assert ablation["drop audio+visual"] != ablation["none"] and ablation["drop text+audio"] != ablation["none"]
 
 
-def test_compare_trains_each_model_per_seed_and_states_the_verdict(features_dir, tmp_path):
-    lines = []
-    result = run_compare(load_config("tiny", QUICK), features_dir, tmp_path, seeds=2,
-                         kinds=["mmei", "text_only"], echo=lines.append)
-    assert [len(result["runs"][k]) for k in ("mmei", "text_only")] == [2, 2]
-    assert result["verdict"]["best_baseline"] == "text_only"
-    assert "cross-entropy ratio" in lines[-1] and "MMEI vs best baseline" in (tmp_path / "compare.md").read_text()
-    seed_scores = [run["macro_f1_mean"] for run in result["runs"]["mmei"]]
-    assert seed_scores[0] != seed_scores[1], "two seeds trained the same model"
-    mean, std = result["summary"]["mmei"]["macro_f1_mean"]
-    assert (mean, std) == pytest.approx((sum(seed_scores) / 2, abs(seed_scores[0] - seed_scores[1]) / 2 ** 0.5))
+# `--compare` is tested through the quickstart (tests/cluster/test_cli.py), which trains
+# every baseline over 2 seeds anyway.

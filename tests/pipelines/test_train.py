@@ -16,7 +16,7 @@ from mmei.pipelines.train import run_training, selected_epoch
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import load_config
 
-TINY = ["train.epochs=2", "train.batch_size=8", "train.warmup_ratio=0.15", "train.log_every=4"]
+from tests.conftest import TRAINED_RUN_OVERRIDES as TINY
 
 
 def config(*extra):
@@ -29,10 +29,9 @@ def features(features_dir):
 
 
 @pytest.fixture(scope="module")
-def reference(features, tmp_path_factory):
-    """Run A: ZeRO-2, 2 epochs, never interrupted."""
-    out = tmp_path_factory.mktemp("run-a")
-    return out, run_training(config(), features, out, echo=lambda _: None)
+def reference(trained_run):
+    """Run A: ZeRO-2, 2 epochs, never interrupted (the session's shared run, trained with TINY)."""
+    return trained_run
 
 
 def losses(history):
