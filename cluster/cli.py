@@ -101,9 +101,11 @@ def cmd_data_prepare(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from mmei.cluster.ray_session import ray_session
+    from mmei.pipelines.feature_dataset import read_manifest
     from mmei.pipelines.train import run_training
 
     config = load_config(args.config, list(args.overrides))
+    read_manifest(args.data)  # a wrong --data fails before a Ray cluster starts
     with ray_session(args.address, quiet=not args.verbose, announce=print):
         run_training(config, Path(args.data), Path(args.output), resume=args.resume, show_progress=True)
     return 0

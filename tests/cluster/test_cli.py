@@ -37,6 +37,12 @@ def test_bad_override_is_one_line_naming_the_key(tmp_path):
     assert "missing_rat" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_train_on_a_folder_without_features_fails_before_starting_ray(tmp_path):
+    result = mmei("train", "--data", str(tmp_path / "nothing"), "--output", str(tmp_path / "run"))
+    assert result.returncode == 2 and "holds no prepared features" in result.stderr
+    assert "Traceback" not in result.stderr and "Ray's own logs" not in result.stdout
+
+
 def test_missing_required_argument_is_usage_error():
     result = mmei("data", "synth")
     assert result.returncode == 2 and "required: --output" in result.stderr
