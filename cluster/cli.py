@@ -152,9 +152,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from mmei.cluster.ray_session import ray_session
     from mmei.tuning.sweep import resume_sweep, run_sweep
 
-    if args.trials_old is not None:
-        notice("tune --samples is now --trials")
-        args.trials = args.trials if args.trials is not None else args.trials_old
     if args.resume:
         refuse(args, {"data": "--data", "trials": "--trials", "overrides": "key=value overrides"},
                  "with --resume (the sweep keeps its own)")
@@ -202,9 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides.append(f"bundle={args.bundle}")
     if args.port:
         overrides.append(f"port={args.port}")
-    if args.serve_config_old:
-        notice("serve --config is now --serve-config (--config always means a model preset)")
-    config = load_serve_config(args.serve_config or args.serve_config_old, overrides)
+    config = load_serve_config(args.serve_config, overrides)
     if args.write_config:
         from mmei.serving.deploy_config import write_deploy_config
 
@@ -306,12 +301,6 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
                           args.compare_seeds, verbose=args.verbose)
 
 
-def jobs_url(args: argparse.Namespace) -> str | None:
-    if args.jobs_url_old:
-        notice(f"{args.verb} --address is now --jobs-url (--address always means a Ray cluster address)")
-    return args.jobs_url or args.jobs_url_old
-
-
 def cmd_submit(args: argparse.Namespace) -> int:
     from mmei.cluster.jobs import submit
 
@@ -321,13 +310,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if command[:1] in (["submit"], ["jobs"]):
         raise UserInputError(f"`mmei {command[0]}` runs here, not as a job")
     parse(command)  # a typo fails here, with argparse's message, not on the cluster
-    return submit(command, jobs_url(args), args.wait)
+    return submit(command, args.jobs_url, args.wait)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     from mmei.cluster import jobs
 
-    url = jobs_url(args)
+    url = args.jobs_url
     if args.jobs_verb == "list":
         return jobs.list_jobs(url)
     if args.jobs_verb == "status":
@@ -381,15 +370,28 @@ def notice(text: str) -> None:
     print(f"mmei: note: {text}; the old name works for one more release", file=sys.stderr)
 
 
+def old_names(args: argparse.Namespace) -> dict[str, tuple[str, str]]:
+    """Hidden old option → (the option it became, the notice)."""
+    return {"output_old": ("output", f"{getattr(args, 'output_old_name', '--out')} is now --output"),
+            "trials_old": ("trials", "tune --samples is now --trials"),
+            "serve_config_old": ("serve_config", "serve --config is now --serve-config (--config always means a "
+                                                 "model preset)"),
+            "jobs_url_old": ("jobs_url", f"{args.command} --address is now --jobs-url (--address always means a "
+                                         "Ray cluster address)")}
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
-    """Parse, then the checks argparse cannot express: --output given (under its old
-    name too), and a notice for every old name used."""
+    """Parse, then what argparse cannot express: every old option name folded into its
+    new one (with a notice), and --output required under either name."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    for old, (new, message) in old_names(args).items():
+        if getattr(args, old, None) is not None:
+            notice(message)
+            if getattr(args, new) is None:
+                setattr(args, new, getattr(args, old))
     if hasattr(args, "output_required"):
-        if args.output_old is not None:
-            notice(f"{args.output_old_name} is now --output")
-            args.output = args.output if args.output is not None else args.output_old
+        args.output = args.output if args.output is not None else args.output_default
         if args.output is None and args.output_required:
             parser.error(f"mmei {args.command}: the following arguments are required: --output")
     if getattr(args, "old_verb", None):

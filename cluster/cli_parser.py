@@ -28,9 +28,9 @@ HIDDEN = argparse.SUPPRESS
 def add_output(parser: argparse.ArgumentParser, help: str, required: bool = True, default: str | None = None,
                old: str = "--out") -> None:
     """--output, plus the hidden name it had before (checked after parsing, see required_outputs)."""
-    parser.add_argument("--output", dest="output", default=default, help=help)
+    parser.add_argument("--output", dest="output", help=help)  # default applied in parse, after the old name
     parser.add_argument(old, dest="output_old", help=HIDDEN)
-    parser.set_defaults(output_required=required, output_old_name=old)
+    parser.set_defaults(output_required=required, output_old_name=old, output_default=default)
 
 
 def add_config(parser: argparse.ArgumentParser, default: str | None = "tiny") -> None:
