@@ -32,6 +32,14 @@ RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune", "ray.serve")
 # Set for embedded clusters (workers inherit the driver's environment) and carried in
 # the runtime_env of jobs `mmei submit` sends.
 RAY_TRAIN_ENV = {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.5"}
+# Only for a cluster mmei starts itself (one machine, local files), on top of the above:
+# - Ray Data reads Parquet footers on a pool of 32 new actor processes per read, built for
+#   thousands of files on object storage. Our shards are local and few: one actor reads a
+#   split in 0.8 s instead of 2.5-3.3 s here, and a training run starts 15 fewer processes.
+# - A single machine is not preempted: Ray Train's preemption watcher is one more actor
+#   process per run, and its teardown logged core_worker errors.
+LOCAL_CLUSTER_ENV = {**RAY_TRAIN_ENV, "RAY_DATA_PARQUET_FOOTER_NUM_ACTORS": "1",
+                     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0"}
 LIBRARY_LOG = "mmei-driver-libraries.log"
 
 
@@ -94,7 +102,7 @@ def ray_session(address: str | None = None, quiet: bool = False,
         yield
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    for key, value in RAY_TRAIN_ENV.items():
+    for key, value in (RAY_TRAIN_ENV if address else LOCAL_CLUSTER_ENV).items():
         os.environ.setdefault(key, value)  # the user's own setting wins
     ray.init(address=address, log_to_driver=not quiet, configure_logging=True,
              logging_level="ERROR" if quiet else "INFO")

@@ -33,9 +33,9 @@ def ray_cluster():
     # stopped only once the State API (served by the dashboard) says its controller died.
     # 6 logical CPUs: the Serve graph (0.7) stays up for the whole session, and a Train
     # run that failed on purpose can hold its placement group for a while.
-    from mmei.cluster.ray_session import RAY_TRAIN_ENV
+    from mmei.cluster.ray_session import LOCAL_CLUSTER_ENV
 
-    os.environ.update(RAY_TRAIN_ENV)  # what `mmei` sets for the clusters it starts
+    os.environ.update(LOCAL_CLUSTER_ENV)  # what `mmei` sets for the clusters it starts
     ray.init(num_cpus=6, include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=False)
     yield ray
     ray.shutdown()
