@@ -29,7 +29,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmei.cluster.cli_parser import build_parser
+from mmei.cluster.cli_parser import MODEL_TYPES, build_parser
 from mmei.platform.config import load_config
 from mmei.platform.errors import UserInputError
 
@@ -298,7 +298,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
     return run_quickstart(Path(args.output), args.samples, args.config, list(args.overrides), args.port, args.exit,
-                          args.compare_seeds, verbose=args.verbose)
+                          args.compare_seeds, verbose=args.verbose, models=args.models)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -396,6 +396,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
             parser.error(f"mmei {args.command}: the following arguments are required: --output")
     if getattr(args, "old_verb", None):
         notice(f"`mmei {args.old_verb}` is now `mmei {args.command}`")
+    if getattr(args, "models", None):
+        args.overrides = [*args.overrides, *(item for item in args.models if "=" in item)]  # in argv order
+        args.models = [item for item in args.models if "=" not in item]
+        unknown = [model for model in args.models if model not in MODEL_TYPES]
+        if unknown or not args.models:
+            parser.error(f"mmei {args.command}: --models takes model names ({', '.join(MODEL_TYPES)}), "
+                         f"not {' '.join(unknown) or 'only key=value overrides'}")
     return args
 
 

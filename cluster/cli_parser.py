@@ -56,6 +56,12 @@ def add_resume(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --output from where it stopped")
 
 
+def add_models(parser: argparse.ArgumentParser, help: str) -> None:
+    """Checked in `mmei.cluster.cli.parse`: argparse's `nargs="+"` also swallows the
+    `key=value` overrides that follow, which belong to the overrides instead."""
+    parser.add_argument("--models", nargs="+", metavar="MODEL", help=f"{help}; one of {', '.join(MODEL_TYPES)}")
+
+
 def add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
     parser.add_argument("overrides", nargs="*", help=f"key=value config overrides, e.g. {example}")
 
@@ -152,7 +158,7 @@ def add_training_verbs(verbs) -> None:
                           help="the split a bundle is evaluated on (default: test); not with --compare")
     evaluate.add_argument("--compare", action="store_true", help="train MMEI and every baseline, same budget, and compare")
     evaluate.add_argument("--seeds", type=int, help="--compare: seeds per model (default: 3)")
-    evaluate.add_argument("--models", nargs="+", choices=MODEL_TYPES, help="--compare: models to compare (default: all)")
+    add_models(evaluate, "--compare: models to compare (default: all)")
     add_config(evaluate, default=None)
     evaluate.add_argument("--tuned", help="--compare: DIR/<model>/best/config.yaml from `mmei tune` per model")
     add_address(evaluate)
@@ -239,6 +245,7 @@ def add_serving_verbs(verbs) -> None:
     quick.add_argument("--exit", action="store_true", help="shut down after the sample requests instead of serving")
     quick.add_argument("--compare-seeds", type=int, default=2,
                        help="seeds for MMEI vs the baselines on the same budget; 0 skips it (default: 2)")
+    add_models(quick, "models to compare; mmei is always one (default: all)")
     add_overrides(quick, "train.epochs=2")
     quick.set_defaults(command="quickstart")
 

@@ -95,8 +95,10 @@ def show(title: str, row: dict[str, Any], answer: dict[str, Any]) -> None:
 
 
 def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overrides: list[str] | None = None,
-                   port: int = 8000, exit_after: bool = False, compare_seeds: int = 2, verbose: bool = False) -> int:
-    """`verbose` lets Ray's and DeepSpeed's own output through to the console."""
+                   port: int = 8000, exit_after: bool = False, compare_seeds: int = 2, verbose: bool = False,
+                   models: list[str] | None = None) -> int:
+    """`verbose` lets Ray's and DeepSpeed's own output through to the console; `models`
+    are the models compared (MMEI always, default: every baseline too)."""
     from mmei.cluster.ray_session import ray_session
     from mmei.pipelines.compare import run_compare, verdict_line
     from mmei.pipelines.evaluate import full_evaluation
@@ -139,7 +141,8 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
                   f"intent {m['intent_macro_f1']:.3f}")
             comparison = None
             if compare_seeds:
-                comparison = run_compare(config, features, workdir / "compare", compare_seeds, echo=indented,
+                kinds = ["mmei", *(m for m in models if m != "mmei")] if models else None
+                comparison = run_compare(config, features, workdir / "compare", compare_seeds, kinds, echo=indented,
                                          reuse={("mmei", 0): trained}, show_progress=True, indent="   ")
         def write_report() -> Path:  # now, so a failed Serve start still leaves it; again with every stage's time
             return write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
