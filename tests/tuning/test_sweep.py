@@ -73,10 +73,13 @@ def checkpoints(sweep_dir, trial_id):
     return {p.name: p.stat().st_mtime for p in (sweep_dir / "trials" / trial_id).rglob("checkpoint_*")}
 
 
-def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(features_dir, tmp_path):
+def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(ray_cluster, features_dir, tmp_path):
+    """Two drivers, as a user runs them, on the session's cluster (`--address`): a
+    cluster of their own would cost two starts, and two clusters confuse Ray Train."""
     out = tmp_path / "s"
+    address = ["--address", ray_cluster.get_runtime_context().gcs_address]
     command = [sys.executable, "-m", "mmei.cluster.cli", "tune", "--data", str(features_dir), "--output", str(out),
-               "--trials", "2", "--scheduler", "none", "--max-concurrent", "1", "train.epochs=1",
+               "--trials", "2", "--scheduler", "none", "--max-concurrent", "1", *address, "train.epochs=1",
                "train.batch_size=8"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -94,7 +97,8 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(features
     before = (last_objective(out, finished), checkpoints(out, finished))
     assert before[1], "the finished trial left no checkpoint"
 
-    resumed = subprocess.run([sys.executable, "-m", "mmei.cluster.cli", "tune", "--output", str(out), "--resume"],
+    resumed = subprocess.run([sys.executable, "-m", "mmei.cluster.cli", "tune", "--output", str(out), "--resume",
+                              *address],
                              capture_output=True, text=True, timeout=600, env=env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     with (out / "results.csv").open() as handle:
