@@ -12,7 +12,8 @@
     mmei tune --output DIR --resume
     mmei ranker train|eval --store URL|--logs DIR --output DIR [--seed S] [--seeds 3] [--emotion-blind]
     mmei serve --bundle DIR [--serve-config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
-    mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--cuped-before T]
+    mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--serve-config YAML]
+                   [--cuped-before T]
     mmei quickstart [--output DIR] [--samples N] [--port 8000] [--exit] [--compare-seeds 2]
     mmei submit [--jobs-url URL] [--wait] -- mmei <verb> <args>
     mmei jobs list|status|logs|stop [JOB_ID] [--jobs-url URL] [--follow]
@@ -248,8 +249,15 @@ def parse_fractions(text: str | None) -> dict[str, float]:
 def cmd_ab_report(args: argparse.Namespace) -> int:
     from mmei.pipelines.ab_report import write_ab_report
 
-    write_ab_report(args.store, Path(args.output), args.control, parse_time(args.since), parse_fractions(args.fractions),
-                    args.mde, parse_time(args.cuped_before))
+    fractions, source = parse_fractions(args.fractions), "--fractions"
+    if args.serve_config:
+        from mmei.serving.config import load_serve_config
+
+        refuse(args, {"fractions": "--fractions"}, "with --serve-config (its arms give the split)")
+        fractions = {variant.name: variant.fraction for variant in load_serve_config(Path(args.serve_config), []).variants}
+        source = f"serving config {args.serve_config}"
+    write_ab_report(args.store, Path(args.output), args.control, parse_time(args.since), fractions,
+                    args.mde, parse_time(args.cuped_before), fractions_from=source)
     return 0
 
 

@@ -229,11 +229,14 @@ def add_serving_verbs(verbs) -> None:
     ab_report = ab_verbs.add_parser("report", help="lift, 95%% CIs (Welch, bootstrap), p, power and SRM per variant")
     ab_report.add_argument("--store", required=True, help="SQLAlchemy URL of the serving store (it must exist)")
     add_output(ab_report, "folder for ab_report.md, .json and PNGs")
-    ab_report.add_argument("--since", help="only events from this time (unix seconds or ISO 8601)")
+    ab_report.add_argument("--since", help="only users served and events from this time (unix seconds or ISO 8601)")
     ab_report.add_argument("--control", default="control", help="the control variant (default: control)")
     ab_report.add_argument("--mde", type=float, default=0.05, help="relative minimum detectable effect (default 0.05)")
-    ab_report.add_argument("--fractions", help="configured split for the SRM check, e.g. control=0.5,treatment=0.5")
-    ab_report.add_argument("--cuped-before", help="CUPED: events before this time are the pre-period covariate")
+    ab_report.add_argument("--serve-config", help="the serving YAML the experiment ran with: its arms and fractions "
+                                                  "for the SRM check")
+    ab_report.add_argument("--fractions", help="or the split itself, e.g. control=0.5,treatment=0.5")
+    ab_report.add_argument("--cuped-before", help="CUPED: analyse from this time, with each user's totals before it "
+                                                  "(no user treated yet) as the covariate")
     ab_report.set_defaults(command="ab report")
 
     quick = verbs.add_parser("quickstart", help="the whole platform on this machine, on synthetic data")

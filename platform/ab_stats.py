@@ -104,3 +104,16 @@ def cuped(values: np.ndarray, covariate: np.ndarray) -> tuple[np.ndarray, float]
     theta = np.cov(x, y, ddof=1)[0, 1] / variance
     adjusted = y - theta * (x - x.mean())
     return adjusted, float(1 - adjusted.var(ddof=1) / y.var(ddof=1))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order: reject where adjusted < alpha
+    and the family-wise error rate across all the tests stays at alpha."""
+    order = np.argsort(p_values, kind="stable")
+    tests = len(p_values)
+    adjusted = np.empty(tests)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (tests - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()

@@ -337,13 +337,19 @@ class Store:
         return [{**row._mapping, "items": json.loads(row.items)} for row in rows]
 
     @unavailable_on_database_errors
-    def assignments(self, since: float | None = None) -> dict[str, int]:
-        """Distinct users served per variant: the denominators of the SRM check."""
-        query = select(recommendations.c.variant, func.count(func.distinct(recommendations.c.user_id)))
+    def served_users(self, since: float | None = None, before: float | None = None) -> list[dict[str, Any]]:
+        """Per (user, variant) served in [since, before): recommendations and the time of
+        the first. The A/B report's population; a user appears under two variants only if
+        their assignment changed."""
+        first = func.min(recommendations.c.created_at)
+        query = select(recommendations.c.user_id, recommendations.c.variant, func.count().label("recommendations"),
+                       first.label("first_at")).group_by(recommendations.c.user_id, recommendations.c.variant)
         if since is not None:
             query = query.where(recommendations.c.created_at >= since)
+        if before is not None:
+            query = query.where(recommendations.c.created_at < before)
         with self.engine.connect() as connection:
-            return dict(connection.execute(query.group_by(recommendations.c.variant)).all())
+            return [dict(row._mapping) for row in connection.execute(query.order_by(first))]
 
     @unavailable_on_database_errors
     def counts(self) -> dict[str, Any]:

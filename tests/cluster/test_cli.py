@@ -217,3 +217,26 @@ def test_models_then_overrides_parse_as_the_user_meant():
     assert args.models == ["mmei", "late_fusion"] and args.overrides == ["train.lr=0.1", "train.epochs=2"]
     wrong = mmei("quickstart", "--models", "resnet", "train.epochs=1")
     assert wrong.returncode == 2 and "--models takes model names" in wrong.stderr and "not resnet" in wrong.stderr
+
+
+def test_ab_report_takes_the_arms_from_the_serving_config(tmp_path):
+    simulated = mmei("data", "simulate-interactions", "--output", str(tmp_path / "sim"), "--users", "80", "--days", "2",
+                     "--policy", "ab")
+    assert simulated.returncode == 0, simulated.stderr
+    store = json.loads((tmp_path / "sim" / "_summary.json").read_text())["store_url"]
+    config = tmp_path / "serve.yaml"
+    config.write_text("variants:\n  - {name: control, fraction: 0.5, strategy: congruent}\n"
+                      "  - {name: treatment, fraction: 0.5, strategy: regulating}\n")
+    result = mmei("ab", "report", "--store", store, "--output", str(tmp_path / "ab"), "--serve-config", str(config))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "ab" / "ab_report.json").read_text())
+    assert report["srm"]["fractions_from"] == f"serving config {config}" and report["srm"]["fractions"] == HALVES
+    database = (tmp_path / "sim" / "synthetic-interactions.db")
+    (served,) = sqlite3.connect(database).execute("SELECT COUNT(DISTINCT user_id) FROM recommendations").fetchone()
+    assert sum(report["assigned_users"].values()) == served  # every user served, with feedback or not
+    both = mmei("ab", "report", "--store", store, "--output", str(tmp_path / "ab2"), "--serve-config", str(config),
+                "--fractions", "control=1")
+    assert both.returncode == 2 and "--fractions does not apply with --serve-config" in both.stderr
+
+
+HALVES = {"control": 0.5, "treatment": 0.5}

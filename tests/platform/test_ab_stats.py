@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mmei.platform.ab_stats import compare, cuped, required_sample_size, sample_ratio_mismatch, welch
+from mmei.platform.ab_stats import compare, cuped, required_sample_size, sample_ratio_mismatch, welch, holm
 
 
 def heavy_tailed(rng, n, mean):
@@ -60,3 +60,9 @@ def test_cuped_shrinks_variance_and_keeps_the_lift():
     tight = welch(adjusted[arm == 0], adjusted[arm == 1])
     assert tight[0] == pytest.approx(3.0, abs=0.4) and raw[0] == pytest.approx(3.0, abs=1.0)
     assert (tight[1][1] - tight[1][0]) < 0.6 * (raw[1][1] - raw[1][0])
+
+
+def test_holm_adjusts_in_step_down_order_and_keeps_the_input_order():
+    # sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept monotone at 0.06
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([]) == []
