@@ -106,7 +106,13 @@ class ModelConfig:
     hidden_size: int = 64  # width of every encoder output and of the fusion
     num_heads: int = 4  # attention heads (hidden_size must divide by it)
     cross_layers: int = 1  # cross-modal transformer layers
-    fusion: str = "attention"  # attention | gated | concat (mult forces concat)
+    mult_hidden_size: int = 0  # MulT baseline: its width d, projected to from the encoders (0: hidden_size)
+    mult_cross_layers: int = 1  # MulT baseline: layers of each of its six directional cross-modal transformers
+    mult_self_layers: int = 1  # MulT baseline: self-attention layers over each target's concatenated streams
+    # `eval --compare`: hidden_size of early_fusion, late_fusion or text_only, so that its trainable
+    # parameters come within 10% of MMEI's (unlisted types use hidden_size; MulT has mult_hidden_size)
+    baseline_widths: dict[str, int] = field(default_factory=dict)
+    fusion: str = "attention"  # mmei's fusion: attention | gated | concat
     dropout: float = 0.1  # dropout inside encoders, fusion and heads
     modality_dropout: float = 0.15  # chance to hide each present modality in training
     # text: a BERT from local files; None means the all-MiniLM-L6-v2 weights that the
@@ -139,6 +145,13 @@ class ModelConfig:
         _check_choice("model.visual_encoder", self.visual_encoder, ("cnn", "vit"))
         if self.hidden_size % self.num_heads:
             raise ValueError(f"model.hidden_size ({self.hidden_size}) must divide by model.num_heads ({self.num_heads})")
+        unknown = set(self.baseline_widths) - {"early_fusion", "late_fusion", "text_only"}
+        if unknown or any(width % self.num_heads for width in self.baseline_widths.values()):
+            raise ValueError(f"model.baseline_widths takes early_fusion, late_fusion and text_only, each a multiple "
+                             f"of model.num_heads ({self.num_heads}); got {self.baseline_widths}")
+        if self.mult_hidden_size % self.num_heads:
+            raise ValueError(f"model.mult_hidden_size ({self.mult_hidden_size}) must divide by model.num_heads "
+                             f"({self.num_heads})")
         if not 0.0 <= self.modality_dropout < 1.0:
             raise ValueError(f"model.modality_dropout must be in [0, 1), got {self.modality_dropout}")
 

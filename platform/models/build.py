@@ -1,12 +1,15 @@
 """`build_model(config)`: the one way to get MMEI or any baseline.
 
-| type          | modalities | cross-modal | fusion                      |
-|---------------|------------|-------------|-----------------------------|
-| mmei          | all three  | yes         | model.fusion (attention)    |
-| mult          | all three  | yes         | concat (MulT-style)         |
-| early_fusion  | all three  | no          | concat                      |
-| late_fusion   | all three  | no          | average of per-modality logits |
-| text_only     | text       | no          | —                           |
+| type          | modalities | cross-modal                                  | fusion                          |
+|---------------|------------|----------------------------------------------|---------------------------------|
+| mmei          | all three  | each modality attends to the others (`cross_layers`) | model.fusion (attention): per-sample modality weights |
+| mult          | all three  | MulT: six directional s→t transformers (`mult_cross_layers`), then self-attention per target (`mult_self_layers`) | concatenation of the three targets (6d), residual projection |
+| early_fusion  | all three  | none                                         | concatenation of the pooled encoders |
+| late_fusion   | all three  | none                                         | average of per-modality logits  |
+| text_only     | text       | none                                         | —                               |
+
+Every model shares the encoders (`model.hidden_size` wide) and the heads, so a
+comparison differs only in how the modalities meet.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from torch import nn
 from mmei.platform.config import Config
 from mmei.platform.models.late_fusion import LateFusionModel
 from mmei.platform.models.mmei import FusionModel
+from mmei.platform.models.mult import MulTModel
 
 MODEL_TYPES = ("mmei", "mult", "early_fusion", "late_fusion", "text_only")
 
@@ -25,7 +29,7 @@ def build_model(config: Config, pretrained: bool = True) -> nn.Module:
     if kind == "mmei":
         return FusionModel(config, fusion=config.model.fusion, pretrained=pretrained)
     if kind == "mult":
-        return FusionModel(config, fusion="concat", pretrained=pretrained)
+        return MulTModel(config, pretrained=pretrained)
     if kind == "early_fusion":
         return FusionModel(config, cross_modal=False, fusion="concat", pretrained=pretrained)
     if kind == "text_only":

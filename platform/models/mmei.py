@@ -4,9 +4,9 @@
       → fusion (per-sample modality weights) → emotion / sentiment / intent heads
 
 MMEI is (cross-modal transformer, attention fusion), as in the paper. The same class
-with other switches gives the baselines: MulT-style (cross-modal, concat fusion),
-early fusion (no cross-modal layers, concat fusion) and text-only. Keeping one class
-means every comparison differs only in the piece being compared.
+with other switches gives two baselines: early fusion (no cross-modal layers, concat
+fusion) and text-only. MulT (`mult.py`) and late fusion have their own classes on
+the same encoders and heads.
 """
 from __future__ import annotations
 

@@ -118,3 +118,21 @@ def test_bf16_forward_and_backward_give_finite_gradients(corpus_rows, kind):
     assert torch.isfinite(loss)
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g.float()).all() for g in grads)
+
+
+def test_mult_has_six_directional_transformers_and_ignores_an_absent_source(full_batch):
+    torch.manual_seed(0)
+    model = build_model(load_config("tiny", ["model.type=mult", "model.mult_cross_layers=2"]), pretrained=False).eval()
+    assert sorted(model.cross) == sorted(["text_to_audio", "text_to_visual", "audio_to_text", "audio_to_visual",
+                                          "visual_to_text", "visual_to_audio"])
+    assert all(len(layers) == 2 for layers in model.cross.values())
+    without_audio = with_presence(full_batch, (True, False, True))
+    scrambled = {**without_audio, **{k: torch.randn_like(v) for k, v in without_audio.items()
+                                      if k.startswith("audio") and v.is_floating_point()}}
+    assert any(k.startswith("audio") and v.is_floating_point() for k, v in without_audio.items())
+    with torch.no_grad():
+        kept, changed = model(without_audio), model(scrambled)
+        for head in HEADS:  # an absent modality is never read, as a source or as a target
+            assert torch.allclose(kept.logits[head], changed.logits[head], atol=1e-5), head
+        with_audio = model(with_presence(scrambled, (True, True, True)))
+    assert not torch.allclose(with_audio.logits["emotion"], kept.logits["emotion"], atol=1e-5)
