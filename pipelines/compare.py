@@ -1,11 +1,16 @@
 """`mmei eval --compare`: MMEI against every baseline, same budget, several seeds.
 
 Same budget means: the same prepared data, the same training config (epochs, batch
-size, steps, optimiser, schedule), and parameter counts within ±10% of MMEI's
-(checked before any training). Each (model, seed) trains through `mmei train`'s own
-path and is evaluated on the test split; the table gives mean ± std over seeds.
+size, steps, optimiser, schedule), and trainable parameter counts within ±10% of
+MMEI's (checked before any training; each baseline has a width knob to get there).
+Each (model, seed) trains through `mmei train`'s own path and is evaluated on the test
+split; the table gives mean ± std over seeds.
 The verdict line states MMEI's macro-F1 difference and cross-entropy ratio against
-the best baseline, whichever way they come out.
+the best baseline, whichever way they come out, with paired statistics: every model
+and seed predicts the same test rows, so each baseline's difference from MMEI gets a
+bootstrap interval over rows and seeds, a paired t-test across seeds and the smallest
+difference this budget could detect (`platform.paired_stats.seed_paired_comparison`).
+An interval that holds zero is reported as "not resolved at this budget".
 """
 from __future__ import annotations
 
@@ -15,11 +20,15 @@ from typing import Any, Callable
 
 import yaml
 
-from mmei.pipelines.evaluate import evaluate_model, mean_std
+import numpy as np
+
+from mmei.pipelines.evaluate import mean_std, predict_split
 from mmei.pipelines.train import TrainResult, run_training
 from mmei.platform.bundle import load_bundle
 from mmei.platform.config import Config, config_from_dict
 from mmei.platform.console import ProgressLine
+from mmei.platform.metrics import joint_metrics
+from mmei.platform.paired_stats import seed_paired_comparison
 from mmei.platform.models.build import MODEL_TYPES, build_model
 from mmei.platform.errors import UserInputError
 
@@ -27,37 +36,102 @@ COLUMNS = ("macro_f1_mean", "emotion_macro_f1", "sentiment_macro_f1", "intent_ma
 PARAM_TOLERANCE = 0.10
 
 
+SWEEP_BUDGET = ("samples", "epochs", "search", "scheduler", "space")
+
+
+def check_tuned(tuned: Path, kinds: list[str]) -> None:
+    """`--tuned` is all or none: every model has a finished sweep, and the sweeps had the
+    same budget (trials, epochs, search, scheduler, space), or nothing is trained."""
+    missing = [kind for kind in kinds if not (tuned / kind / "best" / "config.yaml").is_file()
+               or not (tuned / kind / "sweep_meta.json").is_file()]
+    if missing:
+        raise UserInputError(f"--tuned {tuned}: no finished sweep for {', '.join(missing)} (expected "
+                             f"{tuned}/<model>/best/config.yaml from `mmei tune --model <model> --output "
+                             f"{tuned}/<model>`); tune every compared model, or compare without --tuned")
+    budgets = {kind: json.loads((tuned / kind / "sweep_meta.json").read_text()) for kind in kinds}
+    reference = kinds[0]
+    differences = [f"{key}: {reference} {budgets[reference].get(key)!r}, {kind} {budgets[kind].get(key)!r}"
+                   for kind in kinds[1:] for key in SWEEP_BUDGET if budgets[kind].get(key) != budgets[reference].get(key)]
+    if differences:
+        raise UserInputError(f"--tuned {tuned}: the sweeps had different budgets ({'; '.join(differences)}); "
+                             "tune every model with the same --trials, epochs, --search, --scheduler and --space")
+
+
 def with_model(config: Config, kind: str, seed: int, tuned: Path | None = None) -> Config:
     """The config `kind` trains with: its sweep's best (`tuned/<kind>/best/config.yaml`,
-    from `mmei tune --model <kind> --output tuned/<kind>`) when there is one."""
-    best = tuned / kind / "best" / "config.yaml" if tuned else None
-    data = yaml.safe_load(best.read_text()) if best and best.is_file() else config.to_dict()
+    from `mmei tune --model <kind> --output tuned/<kind>`) with --tuned (`check_tuned`
+    has made sure there is one)."""
+    data = yaml.safe_load((tuned / kind / "best" / "config.yaml").read_text()) if tuned else config.to_dict()
+    if not tuned and kind in config.model.baseline_widths:  # a tuned config keeps the width its sweep chose
+        data["model"]["hidden_size"] = config.model.baseline_widths[kind]
     data["model"]["type"] = kind
     data["train"]["seed"] = seed
     return config_from_dict(data)
 
 
-def parameter_counts(config: Config, kinds: list[str], tuned: Path | None = None) -> dict[str, int]:
-    counts = {kind: sum(p.numel() for p in build_model(with_model(config, kind, 0, tuned), pretrained=False).parameters())
-              for kind in kinds}
-    reference = counts.get("mmei", max(counts.values()))
-    for kind, count in counts.items():
-        if abs(count - reference) > PARAM_TOLERANCE * reference:
-            raise UserInputError(f"{kind} has {count:,} parameters, more than 10% from mmei's {reference:,}: "
-                             "not the same budget; adjust model.hidden_size")
+def parameter_counts(config: Config, kinds: list[str], tuned: Path | None = None) -> dict[str, dict[str, int]]:
+    """Trainable and total parameters per model. The budget is the trainable count:
+    frozen pretrained weights (the word-embedding table) learn nothing, and counting
+    them let any baseline pass."""
+    counts = {}
+    for kind in kinds:
+        parameters = list(build_model(with_model(config, kind, 0, tuned), pretrained=False).parameters())
+        counts[kind] = {"trainable": sum(p.numel() for p in parameters if p.requires_grad),
+                        "total": sum(p.numel() for p in parameters)}
+    reference = counts["mmei"]["trainable"] if "mmei" in counts else max(c["trainable"] for c in counts.values())
+    outside = {kind: count["trainable"] for kind, count in counts.items()
+               if abs(count["trainable"] - reference) > PARAM_TOLERANCE * reference}
+    if outside:
+        listed = ", ".join(f"{kind} {count:,} ({count / reference - 1:+.0%})" for kind, count in outside.items())
+        raise UserInputError(f"trainable parameters more than 10% from mmei's {reference:,}: {listed}; not the same "
+                             "budget: set model.baseline_widths (early_fusion, late_fusion, text_only) or "
+                             "model.mult_hidden_size, or leave the model out with --models")
     return counts
 
 
-def verdict(summary: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
+class SplitPredictions:
+    """Every (model, seed)'s predicted class per head on the test rows, in one row order
+    (sorted sample ids), with the labels: what the paired statistics compare."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] | None = None
+        self.labels: dict[str, np.ndarray] = {}
+        self.classes: dict[str, int] = {}
+        self.predictions: dict[str, list[dict[str, np.ndarray]]] = {}
+
+    def add(self, kind: str, ids: list[str], outputs) -> None:
+        order = np.argsort(ids, kind="stable")
+        ids = [ids[i] for i in order]
+        if self.ids is None:
+            self.ids = ids
+            self.labels = {head: labels[order] for head, labels in outputs.labels.items()}
+            self.classes = {head: p.shape[1] for head, p in outputs.probabilities.items()}
+        elif ids != self.ids:
+            raise RuntimeError(f"{kind} was evaluated on other test rows than the first model")
+        self.predictions.setdefault(kind, []).append(
+            {head: p[order].argmax(axis=1) for head, p in outputs.probabilities.items()})
+
+    def stacked(self, kind: str) -> dict[str, np.ndarray]:
+        """head → (seeds, rows)."""
+        return {head: np.stack([seed[head] for seed in self.predictions[kind]]) for head in self.classes}
+
+
+def verdict(summary: dict[str, dict[str, tuple[float, float]]], test: SplitPredictions | None = None) -> dict[str, Any]:
+    """The headline against the best baseline, and under `baselines` the paired
+    statistics of MMEI against each baseline."""
     baselines = {k: v for k, v in summary.items() if k != "mmei"}
     if "mmei" not in summary or not baselines:
         return {}
     best = max(baselines, key=lambda k: baselines[k]["macro_f1_mean"][0])
     mmei_f1, base_f1 = summary["mmei"]["macro_f1_mean"][0], baselines[best]["macro_f1_mean"][0]
     mmei_ce, base_ce = summary["mmei"]["loss"][0], baselines[best]["loss"][0]
-    return {"best_baseline": best, "macro_f1_difference": mmei_f1 - base_f1,
-            "macro_f1_relative_percent": 100 * (mmei_f1 - base_f1) / base_f1 if base_f1 else None,
-            "cross_entropy_ratio": mmei_ce / base_ce if base_ce else None}
+    result = {"best_baseline": best, "macro_f1_difference": mmei_f1 - base_f1,
+              "macro_f1_relative_percent": 100 * (mmei_f1 - base_f1) / base_f1 if base_f1 else None,
+              "cross_entropy_ratio": mmei_ce / base_ce if base_ce else None}
+    if test is not None:
+        result["baselines"] = {kind: seed_paired_comparison(test.labels, test.stacked("mmei"), test.stacked(kind),
+                                                            test.classes) for kind in baselines}
+    return result
 
 
 def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds: list[str] | None = None,
@@ -68,13 +142,14 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
     quickstart's MMEI): it is evaluated, not trained again. Any other config is refused.
     `show_progress` draws a runs-done line with an ETA; each finished run is one line."""
     kinds = kinds or list(MODEL_TYPES)
-    counts = parameter_counts(config, kinds, tuned)
     if tuned:
-        echo("tuned configs: " + ", ".join(f"{k} {'yes' if (tuned / k / 'best' / 'config.yaml').is_file() else 'no'}"
-                                           for k in kinds))
-    echo(f"comparing {', '.join(kinds)} over {seeds} seeds; parameters: "
-         + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        check_tuned(tuned, kinds)
+        echo(f"tuned configs: every model's sweep best from {tuned}, same sweep budget")
+    counts = parameter_counts(config, kinds, tuned)
+    echo(f"comparing {', '.join(kinds)} over {seeds} seeds; trainable parameters: "
+         + ", ".join(f"{k} {v['trainable']:,}" for k, v in counts.items()))
     runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    test = SplitPredictions()
     bar = ProgressLine("compare: runs", seeds * len(kinds), indent=indent) if show_progress else None
     say = bar.message if bar else echo
     for seed in range(seeds):
@@ -87,7 +162,9 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
                 raise UserInputError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
             if result is None:
                 result = run_training(run_config, data_dir, run_dir, echo=lambda _: None)
-            metrics, _ = evaluate_model(load_bundle(result.bundle).model, data_dir, "test")
+            ids, outputs = predict_split(load_bundle(result.bundle).model, data_dir, "test")
+            test.add(kind, ids, outputs)
+            metrics = joint_metrics(outputs.probabilities, outputs.labels)
             runs[kind].append(metrics)
             say(f"  {kind} seed {seed}: test macro-F1 mean {metrics['macro_f1_mean']:.4f}, loss "
                 f"{metrics['loss']:.4f} ({result.seconds:.0f}s{', trained above' if (kind, seed) in (reuse or {}) else ''})")
@@ -97,7 +174,7 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
         bar.close()
     summary = {kind: {c: mean_std([m[c] for m in runs[kind]]) for c in COLUMNS} for kind in kinds}
     result = {"seeds": seeds, "parameters": counts, "budget": config.to_dict()["train"], "runs": runs,
-              "summary": summary, "verdict": verdict(summary)}
+              "summary": summary, "verdict": verdict(summary, test)}
     output.mkdir(parents=True, exist_ok=True)
     (output / "compare.json").write_text(json.dumps(result, indent=2))
     (output / "compare.md").write_text(compare_markdown(result))
@@ -109,9 +186,30 @@ def verdict_line(result: dict[str, Any]) -> str:
     v = result["verdict"]
     if not v:
         return "no verdict: compare needs mmei and at least one baseline"
-    return (f"MMEI vs best baseline ({v['best_baseline']}), {result['seeds']} seeds: macro-F1 difference "
+    line = (f"MMEI vs best baseline ({v['best_baseline']}), {result['seeds']} seeds: macro-F1 difference "
             f"{v['macro_f1_difference']:+.4f} ({v['macro_f1_relative_percent']:+.1f}%), cross-entropy ratio "
             f"{v['cross_entropy_ratio']:.3f} (the paper claims +4.3% F1 and 0.877)")
+    paired = v.get("baselines", {}).get(v["best_baseline"])
+    if paired:
+        low, high = paired["paired_difference_ci"]
+        line += (f"; paired over {paired['seeds']} seeds x {paired['rows']} test rows: 95% CI [{low:+.4f}, {high:+.4f}], "
+                 f"{p_value_text(paired)}, smallest detectable difference {paired['min_detectable_difference']:.4f}: "
+                 f"{resolution(paired)}")
+    return line
+
+
+def p_value_text(paired: dict[str, Any]) -> str:
+    p = paired["paired_p_value"]
+    return "no test across 1 seed" if p is None else f"paired t-test across seeds p={p:.3g}"
+
+
+def resolution(paired: dict[str, Any]) -> str:
+    low, high = paired["paired_difference_ci"]
+    if low > 0:
+        return "MMEI better"
+    if high < 0:
+        return "the baseline better"
+    return "not resolved at this budget"
 
 
 def compare_markdown(result: dict[str, Any]) -> str:
@@ -124,9 +222,23 @@ def compare_sections(result: dict[str, Any]) -> list[str]:
              f"{result['budget']['num_workers']} workers, lr {result['budget']['lr']} (pretrained encoders "
              f"{result['budget']['encoder_lr']}), warmup {result['budget']['warmup_ratio']:.0%} of steps, bundle from "
              f"the {result['budget']['select']} val epoch.", "",
-             "| model | parameters | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+             "| model | trainable / total parameters | " + " | ".join(COLUMNS) + " |",
+             "|---" * (len(COLUMNS) + 2) + "|"]
     for kind, columns in result["summary"].items():
         cells = [f"{mean:.4f} ± {std:.4f}" for mean, std in columns.values()]
-        lines.append(f"| {kind} | {result['parameters'][kind]:,} | " + " | ".join(cells) + " |")
+        count = result["parameters"][kind]
+        lines.append(f"| {kind} | {count['trainable']:,} / {count['total']:,} | " + " | ".join(cells) + " |")
+    paired = result["verdict"].get("baselines", {})
+    if paired:
+        lines += ["", "Paired, MMEI minus each baseline in macro_f1_mean: every model and seed predicts the same test "
+                      "rows; the interval is a bootstrap over rows and seeds.", "",
+                  "| baseline | difference | 95% CI | paired t-test (seeds) | smallest detectable | verdict |",
+                  "|---|---|---|---|---|---|"]
+        for kind, stats in paired.items():
+            low, high = stats["paired_difference_ci"]
+            p = stats["paired_p_value"]
+            lines.append(f"| {kind} | {stats['paired_difference']:+.4f} | [{low:+.4f}, {high:+.4f}] | "
+                         f"{'n/a (1 seed)' if p is None else f'p={p:.3g}'} | {stats['min_detectable_difference']:.4f} | "
+                         f"{resolution(stats)} |")
     lines += ["", verdict_line(result), ""]
     return lines

@@ -2,25 +2,37 @@
 
 Both models are scored on each resample of the rows, so the interval of the difference
 reflects what the test set can resolve, not the spread of two separate estimates.
-Model A may come with several seeds (S, N): each resample scores the mean of its
-seeds' macro-F1, so the claim never rests on one lucky seed.
+- `paired_bootstrap`: one head; model A may come with several seeds (S, N), and each
+  resample scores the mean of its seeds' macro-F1 (the text benchmark).
+- `seed_paired_comparison`: every head, both models with S seeds paired seed by seed
+  (`mmei eval --compare`): the interval covers rows and seeds, with a paired t-test
+  across seeds and the smallest difference this budget can detect.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+from scipy import stats
+
+from mmei.platform.labels import IGNORE_INDEX
 from mmei.platform.metrics import f1_per_class
 
 
-def macro_f1_batch(labels: np.ndarray, predictions: np.ndarray, classes: int) -> np.ndarray:
-    """Macro-F1 of many resamples at once: labels and predictions are (R, N) class ids.
+def macro_f1_batch(labels: np.ndarray, predictions: np.ndarray, classes: int,
+                   valid: np.ndarray | None = None) -> np.ndarray:
+    """Macro-F1 of many resamples at once: labels and predictions are (R, N) class ids;
+    `valid` (R, N) leaves out rows without a label (IGNORE_INDEX).
 
     Same convention as `metrics.head_metrics` (and scikit-learn): a class with no true
     and no predicted rows in a resample is left out of that resample's mean.
     """
     resamples = labels.shape[0]
+    weights = None if valid is None else valid.ravel().astype(np.float64)
+    labels = labels if valid is None else np.where(valid, labels, 0)
     cells = (np.arange(resamples)[:, None] * classes * classes + labels * classes + predictions).ravel()
-    matrices = np.bincount(cells, minlength=resamples * classes * classes).reshape(resamples, classes, classes)
+    matrices = np.bincount(cells, weights=weights,
+                           minlength=resamples * classes * classes).reshape(resamples, classes, classes)
     scores = np.empty(resamples)
     for r in range(resamples):
         matrix = matrices[r]
@@ -56,3 +68,50 @@ def paired_bootstrap(labels: np.ndarray, predictions_a: np.ndarray, predictions_
     return {"a": a, "b": b, "difference": a - b, "ci95_low": float(low), "ci95_high": float(high),
             "p_not_better": float(np.mean(differences <= 0)), "rows": n, "seeds": int(predictions_a.shape[0]),
             "resamples": resamples}
+
+
+def seed_paired_comparison(labels: dict[str, np.ndarray], predictions_a: dict[str, np.ndarray],
+                           predictions_b: dict[str, np.ndarray], classes: dict[str, int], resamples: int = 2000,
+                           seed: int = 0, alpha: float = 0.05, power: float = 0.8) -> dict[str, Any]:
+    """A minus B in macro-F1 averaged over the labelled heads (`macro_f1_mean`), paired
+    by test row and by training seed: seed s of A was trained like seed s of B.
+
+    labels[head] (N,), IGNORE_INDEX where unlabelled; predictions_x[head] (S, N).
+    - `paired_difference`: the mean over seeds of each seed's difference on all rows.
+    - `paired_difference_ci`: bootstrap 95% interval over rows and seeds; each resample
+      draws rows (the same for both models and every seed) and seeds (the same pairs).
+    - `paired_p_value`: two-sided paired t-test of the per-seed differences (None with
+      one seed: nothing to test across).
+    - `min_detectable_difference`: (z(1 - alpha/2) + z(power)) x the bootstrap standard
+      error: the smallest true difference these rows and seeds detect with `power`.
+    """
+    heads = [head for head in labels if (labels[head] != IGNORE_INDEX).any()]
+    seeds, rows = predictions_a[heads[0]].shape
+    for predictions in (predictions_a, predictions_b):
+        if any(predictions[head].shape != (seeds, rows) for head in heads):
+            raise ValueError(f"predictions must be (seeds, rows) = {(seeds, rows)} for every head of both models")
+    rng = np.random.default_rng(seed)
+    row_draws = rng.integers(0, rows, size=(resamples, rows))
+    seed_draws = rng.integers(0, seeds, size=(resamples, seeds))
+
+    def score(predictions: dict[str, np.ndarray], index: np.ndarray) -> np.ndarray:
+        """(S, R): each seed's mean-over-heads macro-F1 on each row draw."""
+        per_head = [[macro_f1_batch(labels[head][index], p[index], classes[head], labels[head][index] != IGNORE_INDEX)
+                     for p in predictions[head]] for head in heads]
+        return np.mean(per_head, axis=0)
+
+    all_rows = np.arange(rows)[None, :]
+    per_seed = (score(predictions_a, all_rows) - score(predictions_b, all_rows))[:, 0]
+    boot = score(predictions_a, row_draws) - score(predictions_b, row_draws)
+    boot = np.take_along_axis(boot, seed_draws.T, axis=0).mean(axis=0)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    p_value = None
+    if seeds > 1:
+        spread = per_seed.std(ddof=1)
+        p_value = (float(stats.ttest_1samp(per_seed, 0.0).pvalue) if spread > 0
+                   else float(per_seed.mean() == 0))  # identical differences: certain unless all zero
+    detectable = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * boot.std(ddof=1)
+    return {"paired_difference": float(per_seed.mean()), "paired_difference_ci": [float(low), float(high)],
+            "paired_p_value": p_value, "min_detectable_difference": float(detectable),
+            "per_seed_differences": [float(d) for d in per_seed], "rows": rows, "seeds": seeds,
+            "resamples": resamples, "resolved": bool(low > 0 or high < 0)}

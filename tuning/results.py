@@ -79,7 +79,7 @@ def write_results(results, output: Path, echo: Callable[[str], None]) -> dict[st
         lines.append("| " + " | ".join(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
                                        for c in columns) + " |")
     (output / "results.md").write_text("\n".join(lines) + "\n")
-    plot_objective(rows, meta["space"], output / "objective.png")
+    plot_objective(rows, list(meta["space"]), output / "objective.png")
     unfinished = unfinished_trials(rows, meta)
     if unfinished:  # Ctrl-C: Tune saved its state and returned early
         echo(f"sweep interrupted: {unfinished} of {meta['samples']} trials unfinished (results so far in "

@@ -19,12 +19,18 @@ DOMAINS = {"choice": lambda v: tune.choice(v), "uniform": lambda v: tune.uniform
            "loguniform": lambda v: tune.loguniform(*v), "randint": lambda v: tune.randint(*v)}
 
 
-def load_space(path: Path | None, config: Config) -> dict[str, Any]:
+def declared_space(path: Path | None) -> dict[str, Any]:
+    """The space as its YAML declares it (what sweeps record, to tell two budgets apart)."""
     path = path or DEFAULT_SPACE
     try:
-        declared = yaml.safe_load(Path(path).read_text()) or {}
+        return yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"search space {path}: {error}") from None
+
+
+def load_space(path: Path | None, config: Config) -> dict[str, Any]:
+    path = path or DEFAULT_SPACE
+    declared = declared_space(path)
     space = {}
     for key, spec in declared.items():
         if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DOMAINS:

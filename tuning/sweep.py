@@ -35,7 +35,7 @@ from mmei.pipelines.train import build_trainer
 from mmei.pipelines.wandb_logging import forget_placeholder, logger_callback
 from mmei.platform.config import Config, ConfigError, config_from_dict, with_values
 from mmei.tuning.results import write_results
-from mmei.tuning.space import load_space
+from mmei.tuning.space import declared_space, load_space
 
 TRIAL_DRIVER_CPU = 0.1
 # Tune waits this long for a stopped trial (ASHA, Ctrl-C) to end on its own before it
@@ -113,8 +113,8 @@ def run_sweep(config: Config, data_dir: Path, output: Path, samples: int, space_
          f"{concurrency} at a time; {search} search, scheduler {scheduler}")
     output.mkdir(parents=True, exist_ok=True)
     (output / "sweep_meta.json").write_text(json.dumps({"metric": metric, "epochs": config.train.epochs,
-                                                        "samples": samples, "scheduler": scheduler,
-                                                        "space": list(space), "config": config.to_dict(),
+                                                        "samples": samples, "scheduler": scheduler, "search": search,
+                                                        "space": declared_space(space_file), "config": config.to_dict(),
                                                         "data": str(data_dir.resolve())}))
     os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", TRIAL_CLEANUP_S)
     callback = logger_callback(config.train.wandb_project, output.name, output / "wandb")

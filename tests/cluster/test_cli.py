@@ -181,10 +181,20 @@ def check_the_comparison(folder: Path, console: str) -> None:
     assert verdict["best_baseline"] == best
     assert verdict["macro_f1_difference"] == pytest.approx(mean - summary[best]["macro_f1_mean"][0])
     assert verdict["cross_entropy_ratio"] == pytest.approx(summary["mmei"]["loss"][0] / summary[best]["loss"][0])
-    counts = compared["parameters"]
+    counts = {model: compared["parameters"][model]["trainable"] for model in models}
     assert all(abs(counts[model] / counts["mmei"] - 1) <= 0.10 for model in models)  # the same budget
+    assert all(compared["parameters"][model]["total"] > counts[model] for model in models)  # tiny freezes embeddings
     line = f"MMEI vs best baseline ({best}), 2 seeds: macro-F1 difference {verdict['macro_f1_difference']:+.4f}"
     assert line in console and line in (folder / "compare.md").read_text()
+    for model in models[1:]:  # paired statistics against every baseline, on the same test rows
+        paired = verdict["baselines"][model]
+        assert paired["paired_difference"] == pytest.approx(mean - summary[model]["macro_f1_mean"][0], abs=1e-9)
+        low, high = paired["paired_difference_ci"]
+        assert low <= high and 0 <= paired["paired_p_value"] <= 1 and paired["min_detectable_difference"] > 0
+        assert paired["seeds"] == 2 and paired["rows"] == verdict["baselines"][best]["rows"] > 0
+    best_paired = verdict["baselines"][best]
+    assert f"paired over 2 seeds x {best_paired['rows']} test rows" in console
+    assert ("not resolved at this budget" in console) == (not best_paired["resolved"])
 
 
 def test_data_import_then_prepare_on_an_embedded_cluster(tmp_path):

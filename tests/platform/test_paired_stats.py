@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from mmei.platform.metrics import head_metrics
-from mmei.platform.paired_stats import macro_f1_batch, paired_bootstrap
+from mmei.platform.labels import IGNORE_INDEX
+from mmei.platform.metrics import head_metrics, joint_metrics
+from mmei.platform.paired_stats import macro_f1_batch, paired_bootstrap, seed_paired_comparison
 
 
 def one_hot(predictions, classes):
@@ -45,3 +46,56 @@ def test_the_same_model_is_not_resolved_and_seeds_are_averaged():
     assert averaged["a"] == pytest.approx((stats["a"] + 1.0) / 2)
     with pytest.raises(ValueError, match="same 300 rows"):
         paired_bootstrap(labels, model[:10], model, classes=3)
+
+
+def noisy(labels, right, rng, classes):
+    """Predictions that are right with probability `right`, otherwise another class."""
+    wrong = (labels + rng.integers(1, classes, labels.size)) % classes
+    return np.where(rng.random(labels.size) < right, labels, wrong)
+
+
+def two_head_problem(rows, seeds, right_a, right_b, seed=0):
+    rng = np.random.default_rng(seed)
+    classes = {"emotion": 4, "intent": 3}
+    labels = {head: rng.integers(0, size, rows) for head, size in classes.items()}
+    labels["intent"][: rows // 5] = IGNORE_INDEX  # a fifth of the rows have no intent label
+    predictions = {name: {head: np.stack([noisy(np.where(labels[head] < 0, 0, labels[head]), right, rng, size)
+                                          for _ in range(seeds)]) for head, size in classes.items()}
+                   for name, right in (("a", right_a), ("b", right_b))}
+    return labels, predictions, classes
+
+
+def macro_f1_mean(labels, predictions, classes, seed):
+    return joint_metrics({h: one_hot(predictions[h][seed], classes[h]) for h in classes}, labels)["macro_f1_mean"]
+
+
+def test_the_paired_difference_is_the_mean_over_seeds_of_what_the_metrics_module_gives():
+    labels, predictions, classes = two_head_problem(rows=400, seeds=3, right_a=0.8, right_b=0.6)
+    result = seed_paired_comparison(labels, predictions["a"], predictions["b"], classes, resamples=300)
+    expected = [macro_f1_mean(labels, predictions["a"], classes, s) - macro_f1_mean(labels, predictions["b"], classes, s)
+                for s in range(3)]
+    assert result["per_seed_differences"] == pytest.approx(expected)
+    assert result["paired_difference"] == pytest.approx(np.mean(expected))
+    low, high = result["paired_difference_ci"]
+    assert 0 < low < result["paired_difference"] < high and result["resolved"]
+    assert result["paired_p_value"] < 0.05 and result["seeds"] == 3 and result["rows"] == 400
+
+
+def test_equal_models_are_not_resolved_and_the_detectable_difference_shrinks_with_rows():
+    small = two_head_problem(rows=200, seeds=3, right_a=0.7, right_b=0.7)
+    large = two_head_problem(rows=3200, seeds=3, right_a=0.7, right_b=0.7)
+    at_200 = seed_paired_comparison(small[0], small[1]["a"], small[1]["b"], small[2], resamples=300)
+    at_3200 = seed_paired_comparison(large[0], large[1]["a"], large[1]["b"], large[2], resamples=300)
+    for result in (at_200, at_3200):
+        low, high = result["paired_difference_ci"]
+        assert low < 0 < high and not result["resolved"] and result["paired_p_value"] > 0.01
+    # the standard error goes as 1/sqrt(rows): 16x the rows, about a quarter of the detectable difference
+    assert 0.15 < at_3200["min_detectable_difference"] / at_200["min_detectable_difference"] < 0.4
+
+
+def test_one_seed_has_an_interval_but_no_test_across_seeds():
+    labels, predictions, classes = two_head_problem(rows=300, seeds=1, right_a=0.9, right_b=0.5)
+    result = seed_paired_comparison(labels, predictions["a"], predictions["b"], classes, resamples=200)
+    assert result["paired_p_value"] is None and result["resolved"]
+    with pytest.raises(ValueError, match="seeds, rows"):
+        seed_paired_comparison(labels, predictions["a"], {h: p[:, :10] for h, p in predictions["b"].items()}, classes)
