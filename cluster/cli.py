@@ -305,6 +305,8 @@ def cmd_eval_ranker(args: argparse.Namespace) -> int:
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from mmei.cluster.quickstart import run_quickstart
 
+    if args.compare_seeds == 0:
+        refuse(args, {"models": "--models"}, "with --compare-seeds 0 (nothing is compared)")
     return run_quickstart(Path(args.output), args.samples, args.config, list(args.overrides), args.port, args.exit,
                           args.compare_seeds, verbose=args.verbose, models=args.models)
 

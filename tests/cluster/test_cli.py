@@ -114,7 +114,9 @@ def test_options_a_mode_ignores_are_refused_in_one_line(tmp_path):
     assert bundle.returncode == 2 and "--seeds, key=value overrides do not apply without --compare" in bundle.stderr
     resume = mmei("tune", "--output", str(tmp_path / "s"), "--resume", "--data", str(tmp_path))
     assert resume.returncode == 2 and "--data does not apply with --resume" in resume.stderr
-    for result in (compare, bundle, resume):
+    quick = mmei("quickstart", "--output", str(tmp_path / "q"), "--compare-seeds", "0", "--models", "mult")
+    assert quick.returncode == 2 and "--models does not apply with --compare-seeds 0" in quick.stderr
+    for result in (compare, bundle, resume, quick):
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
