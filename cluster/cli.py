@@ -14,7 +14,7 @@
     mmei serve --bundle DIR [--serve-config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
     mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--serve-config YAML]
                    [--cuped-before T]
-    mmei quickstart [--output DIR] [--samples N] [--port 8000] [--exit] [--compare-seeds 2]
+    mmei quickstart [--output DIR] [--samples N] [--port 8000] [--exit] [--compare-seeds 2] [--models M ...]
     mmei submit [--jobs-url URL] [--wait] -- mmei <verb> <args>
     mmei jobs list|status|logs|stop [JOB_ID] [--jobs-url URL] [--follow]
     mmei bench data|train|serve|text ...
