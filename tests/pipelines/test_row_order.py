@@ -17,7 +17,7 @@ from mmei.pipelines.train import run_training
 from mmei.platform.config import load_config
 
 CORPUS = ["corpus.samples=480", "corpus.splits={train: 0.6, val: 0.4, test: 0.0}", "corpus.shard_rows=120"]
-TRAIN = ["train.epochs=4", "train.batch_size=8"]
+TRAIN = ["train.epochs=3", "train.batch_size=8"]
 
 
 @pytest.fixture(scope="module")
