@@ -8,14 +8,14 @@ import torch
 from torch import nn
 
 from mmei.platform.config import MODALITIES, Config
+from mmei.platform.models.encode_fuse import EncodeThenFuse
 from mmei.platform.models.fusion import normalise_over_present
 from mmei.platform.models.layers import LearnedVectors, masked_mean
 from mmei.platform.models.mmei import build_encoders, heads_for
-from mmei.platform.models.modality_dropout import drop_modalities
 from mmei.platform.models.output import ModelOutput
 
 
-class LateFusionModel(nn.Module):
+class LateFusionModel(EncodeThenFuse):
     def __init__(self, config: Config, pretrained: bool = True):
         super().__init__()
         self.modalities = MODALITIES
@@ -26,11 +26,6 @@ class LateFusionModel(nn.Module):
         self.prior = nn.ModuleDict({head: LearnedVectors(1, layer[-1].out_features)
                                     for head, layer in self.heads["text"].items()})
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
-        present = batch["present"].bool()
-        if self.training:
-            present = drop_modalities(present, self.modality_dropout)
-        return self.fuse({m: self.encoders[m](batch) for m in MODALITIES}, present)
 
     def fuse(self, encoded: dict[str, tuple[torch.Tensor, torch.Tensor]], present: torch.Tensor) -> ModelOutput:
         """Encoder outputs per modality → averaged logits (see FusionModel.fuse)."""

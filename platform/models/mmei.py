@@ -17,9 +17,9 @@ from mmei.platform.config import MODALITIES, Config
 from mmei.platform.labels import SCORE_HEAD
 from mmei.platform.models.audio_encoder import build_audio_encoder
 from mmei.platform.models.cross_modal import CrossModalTransformer
+from mmei.platform.models.encode_fuse import EncodeThenFuse
 from mmei.platform.models.fusion import build_fusion
 from mmei.platform.models.layers import LearnedVectors, masked_mean
-from mmei.platform.models.modality_dropout import drop_modalities
 from mmei.platform.models.output import ModelOutput
 from mmei.platform.models.text_encoder import TextEncoder
 from mmei.platform.models.visual_encoder import VisualEncoder
@@ -50,13 +50,12 @@ def scatter_weights(weights: torch.Tensor, modalities: tuple[str, ...]) -> torch
     return full
 
 
-class FusionModel(nn.Module):
+class FusionModel(EncodeThenFuse):
     def __init__(self, config: Config, modalities: tuple[str, ...] = MODALITIES, cross_modal: bool = True,
                  fusion: str = "attention", pretrained: bool = True):
         super().__init__()
         model = config.model
         self.modalities = modalities
-        self.columns = [MODALITIES.index(m) for m in modalities]
         self.modality_dropout = model.modality_dropout
         self.encoders = build_encoders(config, modalities, pretrained)
         self.modality_embedding = LearnedVectors(len(modalities), model.hidden_size)
@@ -67,11 +66,6 @@ class FusionModel(nn.Module):
         self.nothing_present = LearnedVectors(1, model.hidden_size)
         self.heads = heads_for(config, model.hidden_size)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
-        present = batch["present"].bool()[:, self.columns]
-        if self.training:
-            present = drop_modalities(present, self.modality_dropout)
-        return self.fuse({m: self.encoders[m](batch) for m in self.modalities}, present)
 
     def fuse(self, encoded: dict[str, tuple[torch.Tensor, torch.Tensor]], present: torch.Tensor) -> ModelOutput:
         """Encoder outputs (tokens, valid) per modality → heads. Serve's Fusion deployment

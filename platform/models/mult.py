@@ -26,10 +26,10 @@ from torch import nn
 
 from mmei.platform.config import MODALITIES, Config
 from mmei.platform.models.cross_modal import CrossModalLayer
+from mmei.platform.models.encode_fuse import EncodeThenFuse
 from mmei.platform.models.fusion import normalise_over_present
 from mmei.platform.models.layers import LearnedVectors, attention_safe_mask, masked_mean
 from mmei.platform.models.mmei import build_encoders, heads_for
-from mmei.platform.models.modality_dropout import drop_modalities
 from mmei.platform.models.output import ModelOutput
 
 
@@ -38,7 +38,7 @@ def directions() -> list[tuple[str, str]]:
     return [(source, target) for target in MODALITIES for source in MODALITIES if source != target]
 
 
-class MulTModel(nn.Module):
+class MulTModel(EncodeThenFuse):
     def __init__(self, config: Config, pretrained: bool = True):
         super().__init__()
         model = config.model
@@ -60,11 +60,6 @@ class MulTModel(nn.Module):
         self.nothing_present = LearnedVectors(1, combined)
         self.heads = heads_for(config, combined)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> ModelOutput:
-        present = batch["present"].bool()
-        if self.training:
-            present = drop_modalities(present, self.modality_dropout)
-        return self.fuse({m: self.encoders[m](batch) for m in MODALITIES}, present)
 
     def fuse(self, encoded: dict[str, tuple[torch.Tensor, torch.Tensor]], present: torch.Tensor) -> ModelOutput:
         """Encoder outputs (tokens, valid) per modality → heads (see FusionModel.fuse)."""
