@@ -149,7 +149,7 @@ def pre_period(store: Store, since: float | None, cuped_before: float, control: 
         raise UserInputError(f"CUPED's pre-period must predate every user's first assignment: {len(treated)} users "
                              f"were served a non-control arm before --cuped-before (the first at {first:.0f}); "
                              "set --cuped-before at or before the experiment's start")
-    events = [e for e in store.feedback_events(since) if e["created_at"] < cuped_before]
+    events = store.feedback_events(since, before=cuped_before)
     return user_totals(Population(served), events)[0] if served else {metric: {} for metric in METRICS}
 
 

@@ -322,10 +322,13 @@ class Store:
                 for r in rows]
 
     @unavailable_on_database_errors
-    def feedback_events(self, since: float | None = None) -> list[dict[str, Any]]:
+    def feedback_events(self, since: float | None = None, before: float | None = None) -> list[dict[str, Any]]:
+        """Feedback stored in [since, before), in arrival order."""
         query = select(feedback).order_by(feedback.c.feedback_id)
         if since is not None:
             query = query.where(feedback.c.created_at >= since)
+        if before is not None:
+            query = query.where(feedback.c.created_at < before)
         with self.engine.connect() as connection:
             return [dict(row._mapping) for row in connection.execute(query)]
 
