@@ -1,4 +1,4 @@
-"""Paired comparison of two classifiers on the same test rows: a bootstrap over rows.
+"""Paired comparisons of two systems on the same test rows: bootstraps over rows (or queries) and seeds.
 
 Both models are scored on each resample of the rows, so the interval of the difference
 reflects what the test set can resolve, not the spread of two separate estimates.
@@ -7,6 +7,8 @@ reflects what the test set can resolve, not the spread of two separate estimates
 - `seed_paired_comparison`: every head, both models with S seeds paired seed by seed
   (`mmei eval --compare`): the interval covers rows and seeds, with a paired t-test
   across seeds and the smallest difference this budget can detect.
+- `paired_query_comparison`: two rankers' per-query metric, paired by query and seed
+  (`mmei ranker eval`).
 """
 from __future__ import annotations
 
@@ -115,3 +117,45 @@ def seed_paired_comparison(labels: dict[str, np.ndarray], predictions_a: dict[st
             "paired_p_value": p_value, "min_detectable_difference": float(detectable),
             "per_seed_differences": [float(d) for d in per_seed], "rows": rows, "seeds": seeds,
             "resamples": resamples, "resolved": bool(low > 0 or high < 0)}
+
+
+def paired_query_comparison(a: np.ndarray, b: np.ndarray, clusters: np.ndarray | None = None,
+                            resamples: int = 2000, seed: int = 0, alpha: float = 0.05,
+                            power: float = 0.8) -> dict[str, Any]:
+    """A minus B on a per-query metric (NDCG, a simulated outcome), paired by query and seed.
+
+    a, b: (S, Q), seed s of A trained like seed s of B, both scored on the same Q queries.
+    `clusters` (Q,) names each query's user: queries of one user share their history and
+    taste, so they are not independent, and the bootstrap resamples users (with all
+    their queries) rather than queries; without it, queries. Each resample draws the
+    same users (or queries) and the same seed pairs for both systems. The p-value is
+    two-sided, from the bootstrap's standard error (a Wald test), so it agrees with the
+    interval; `min_detectable_difference` comes from the same standard error.
+    """
+    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    if a.shape != b.shape:
+        raise ValueError(f"both systems must be scored on the same (seeds, queries): {a.shape} vs {b.shape}")
+    seeds, queries = a.shape
+    clusters = np.arange(queries) if clusters is None else np.asarray(clusters)
+    if clusters.shape != (queries,):
+        raise ValueError(f"clusters must name one user per query: {clusters.shape} for {queries} queries")
+    names, cluster_of = np.unique(clusters, return_inverse=True)
+    differences = a - b
+    sums = np.stack([np.bincount(cluster_of, weights=d, minlength=len(names)) for d in differences])  # (S, C)
+    counts = np.bincount(cluster_of, minlength=len(names)).astype(np.float64)  # (C,)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), size=(resamples, len(names)))
+    weights = np.zeros((resamples, len(names)))
+    np.add.at(weights, (np.arange(resamples)[:, None], draws), 1.0)
+    per_seed = (sums @ weights.T) / (weights @ counts)  # (S, R): each seed's mean difference per resample
+    seed_draws = rng.integers(0, seeds, size=(resamples, seeds))
+    boot = np.take_along_axis(per_seed, seed_draws.T, axis=0).mean(axis=0)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    difference, spread = float(differences.mean()), float(boot.std(ddof=1))
+    p_value = float(2 * stats.norm.sf(abs(difference) / spread)) if spread > 0 else float(difference == 0)
+    detectable = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * spread
+    return {"a": float(a.mean()), "b": float(b.mean()), "paired_difference": difference,
+            "paired_difference_ci": [float(low), float(high)], "paired_p_value": p_value,
+            "min_detectable_difference": float(detectable),
+            "per_seed_differences": [float(d) for d in differences.mean(axis=1)], "queries": queries,
+            "clusters": len(names), "seeds": seeds, "resamples": resamples, "resolved": bool(low > 0 or high < 0)}

@@ -21,7 +21,7 @@ WEIGHTS, META = "ranker.safetensors", "ranker.json"
 
 
 def save_ranker_bundle(state: dict[str, torch.Tensor], folder: Path, meta: dict) -> Path:
-    """Weights and meta (width, kinds, labels, emotion_blind, and training facts)."""
+    """Weights and meta (width, kinds, labels, inputs, emotion_blind, history, and training facts)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in state.items()}, str(folder / WEIGHTS))
@@ -38,13 +38,15 @@ class LearnedRanker:
         meta = json.loads((Path(folder) / META).read_text())
         self.folder = str(folder)
         self.labels = LabelSpaces(**meta["labels"])
-        self.features = PairFeatures(items, self.labels, meta["kinds"])
-        self.emotion_blind = meta["emotion_blind"]
+        self.emotion_blind, self.history = meta["emotion_blind"], meta.get("history", False)
+        self.features = PairFeatures(items, self.labels, meta["kinds"], history=self.history)
         self.model = RankerModel(meta["width"])
         self.model.load_state_dict(load_file(str(Path(folder) / WEIGHTS)))
         self.model.eval()
 
     @torch.no_grad()
-    def score(self, emotion: np.ndarray, intent: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(self.features(emotion, intent, emotion_blind=self.emotion_blind).astype(np.float32))
+    def score(self, emotion: np.ndarray, intent: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """Every catalog item's expected satisfaction; `history` (user_history.py) when the bundle reads one."""
+        x = torch.from_numpy(self.features(emotion, intent, emotion_blind=self.emotion_blind,
+                                           history=history).astype(np.float32))
         return self.model(x)[:, 0].numpy()

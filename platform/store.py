@@ -340,6 +340,20 @@ class Store:
         return [{**row._mapping, "items": json.loads(row.items)} for row in rows]
 
     @unavailable_on_database_errors
+    def user_log(self, user_id: str, limit: int = 500) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One user's last `limit` recommendations (items decoded) and the feedback on them:
+        what the learned ranker replays into the user's history (platform/user_history.py)."""
+        recent = (select(recommendations).where(recommendations.c.user_id == user_id)
+                  .order_by(recommendations.c.created_at.desc()).limit(limit))
+        with self.engine.connect() as connection:
+            requests = [{**row._mapping, "items": json.loads(row.items)} for row in connection.execute(recent)]
+            events = [dict(row._mapping) for row in connection.execute(
+                select(feedback.c.request_id, feedback.c.item_id, feedback.c.satisfaction, feedback.c.created_at)
+                .where(feedback.c.user_id == user_id,
+                       feedback.c.request_id.in_([r["request_id"] for r in requests])))] if requests else []
+        return requests[::-1], events
+
+    @unavailable_on_database_errors
     def served_users(self, since: float | None = None, before: float | None = None) -> list[dict[str, Any]]:
         """Per (user, variant) served in [since, before): recommendations and the time of
         the first. The A/B report's population; a user appears under two variants only if

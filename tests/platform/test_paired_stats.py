@@ -1,10 +1,11 @@
-"""Paired bootstrap of a macro-F1 difference, checked against hand-computed values."""
+"""Paired bootstraps (macro-F1 over rows; a ranking metric over users), checked against known answers."""
 import numpy as np
 import pytest
 
 from mmei.platform.labels import IGNORE_INDEX
 from mmei.platform.metrics import head_metrics, joint_metrics
-from mmei.platform.paired_stats import macro_f1_batch, paired_bootstrap, seed_paired_comparison
+from mmei.platform.paired_stats import (macro_f1_batch, paired_bootstrap, paired_query_comparison,
+                                        seed_paired_comparison)
 
 
 def one_hot(predictions, classes):
@@ -99,3 +100,36 @@ def test_one_seed_has_an_interval_but_no_test_across_seeds():
     assert result["paired_p_value"] is None and result["resolved"]
     with pytest.raises(ValueError, match="seeds, rows"):
         seed_paired_comparison(labels, predictions["a"], {h: p[:, :10] for h, p in predictions["b"].items()}, classes)
+
+
+def test_query_comparison_resamples_users_so_copied_queries_add_no_certainty():
+    """Ten identical queries per user carry one user's worth of evidence: the user-level
+    interval is about sqrt(10) wider than one that treats them as independent."""
+    rng = np.random.default_rng(0)
+    per_user = np.repeat(rng.normal(0.05, 0.5, size=(1, 200)), 2, axis=0)  # 200 users, 2 seeds that agree
+    a, b = np.repeat(per_user, 10, axis=1), np.zeros((2, 2000))
+    users = np.repeat(np.arange(200), 10)
+    by_user = paired_query_comparison(a, b, users)
+    by_query = paired_query_comparison(a, b)
+    width = lambda c: c["paired_difference_ci"][1] - c["paired_difference_ci"][0]  # noqa: E731
+    assert by_user["clusters"] == 200 and by_query["clusters"] == 2000
+    assert 2.5 < width(by_user) / width(by_query) < 4.0
+    assert by_user["paired_difference"] == pytest.approx(per_user.mean())
+
+
+def test_query_comparison_holds_its_size_under_no_difference():
+    """With no true difference, a 95% interval excludes 0 in about 5% of repetitions."""
+    rng = np.random.default_rng(1)
+    resolved = [paired_query_comparison(rng.normal(0, 1, (2, 150)), rng.normal(0, 1, (2, 150)),
+                                        np.repeat(np.arange(50), 3), resamples=400, seed=k)["resolved"]
+                for k in range(120)]
+    assert np.mean(resolved) < 0.12
+
+
+def test_query_comparison_finds_a_real_difference_and_refuses_mismatched_shapes():
+    rng = np.random.default_rng(2)
+    b = rng.normal(0, 1, (3, 600))
+    found = paired_query_comparison(b + 0.3 + rng.normal(0, 0.2, (3, 600)), b)
+    assert found["resolved"] and found["paired_difference_ci"][0] > 0.2 and found["paired_p_value"] < 1e-6
+    with pytest.raises(ValueError, match="same"):
+        paired_query_comparison(b, b[:, :10])

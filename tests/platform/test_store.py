@@ -3,6 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from mmei.platform.user_history import replay, user_vector
 from mmei.platform.store import KeyReused, NotRecommended, Store, StoreError, StoreUnavailable, UnknownRequest
 
 
@@ -78,6 +79,26 @@ def test_pruning_keeps_recommendations_with_feedback(store_url):
     store.record_feedback("old-answered", "a", 3.0, 4)
     assert store.prune(older_than_days=30, now=1000.0 + 41 * day) == 1
     assert sorted(row["request_id"] for row in store.served()) == ["old-answered", "recent"]
+
+
+def test_a_users_log_replays_to_the_history_the_offline_rows_saw(store_url):
+    """Online (Store.user_log → user_vector) and offline (replay of the whole log) agree."""
+    store = Store(store_url)
+    targets = {"sad-song": "sadness", "joy-clip": "joy", "calm-pod": "neutral"}
+    for n, (user, mood) in enumerate([("u1", "sadness"), ("u2", "joy"), ("u1", "sadness"), ("u1", "joy")]):
+        store.log_recommendation(f"r{n}", user, "learned", "congruent", list(targets), mood, "relax",
+                                 created_at=100.0 * n)
+        store.record_feedback(f"r{n}", "sad-song", 30.0, 5 if user == "u1" else 1, created_at=100.0 * n + 1)
+    store.record_feedback("r3", "joy-clip", 12.0, 2, created_at=302.0)
+    requests, events = store.user_log("u1")
+    assert [r["request_id"] for r in requests] == ["r0", "r2", "r3"] and requests[0]["items"] == list(targets)
+    assert sorted((e["request_id"], e["item_id"]) for e in events) == [
+        ("r0", "sad-song"), ("r2", "sad-song"), ("r3", "joy-clip"), ("r3", "sad-song")]
+    _, offline = replay(store.served(), store.feedback_events(), targets)
+    assert user_vector(requests, events, targets).tolist() == offline["u1"].vector().tolist()
+    assert user_vector(requests, events, targets)[0] > 0  # rated the mood-matching song 5 when sad
+    assert [r["request_id"] for r in store.user_log("u1", limit=2)[0]] == ["r2", "r3"]  # the newest two
+    assert store.user_log("nobody") == ([], []) and user_vector([], [], targets).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_an_older_database_gains_the_idempotency_column(tmp_path):
