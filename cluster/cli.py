@@ -288,7 +288,7 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:  # mmei ranker train
     items, labels = catalog_and_labels(args)
     with ray_session(args.address, quiet=not args.verbose, announce=print):
         train_ranker(store_url_of(args), Path(args.output), items, labels, args.holdout_days, args.epochs, args.seed,
-                     args.emotion_blind)
+                     args.inputs)
     return 0
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import argparse
 
-MODEL_TYPES = ["mmei", "mult", "early_fusion", "late_fusion", "text_only"]
+MODEL_TYPES = ["mmei", "mult", "early_fusion", "late_fusion", "text_only"]  # = platform.models.build
+RANKER_INPUTS = ["emotion-aware+history", "emotion-aware", "emotion-blind"]  # = platform.ranker_features
 HIDDEN = argparse.SUPPRESS
 
 
@@ -193,7 +194,7 @@ def add_training_verbs(verbs) -> None:
 
 
 RANKER_HELP = {"train": "Ray Train: the learned ranker from logged feedback → a ranker bundle",
-               "eval": "rankers on held-out days over seeds: NDCG@10, Recall@10, simulated outcomes"}
+               "eval": "rankers on held-out days over seeds: NDCG@10, Recall@10, simulated outcomes, paired CIs"}
 
 
 def add_ranker_options(parser: argparse.ArgumentParser, name: str) -> None:
@@ -207,7 +208,11 @@ def add_ranker_options(parser: argparse.ArgumentParser, name: str) -> None:
     add_address(parser)
     if name == "train":
         add_seed(parser, "the ranker's training")
-        parser.add_argument("--emotion-blind", action="store_true", help="the ablation: no emotion input")
+        parser.add_argument("--inputs", choices=RANKER_INPUTS, default="emotion-aware+history",
+                            help="what the ranker reads (default: emotion-aware+history; the ablations: "
+                                 "emotion-aware, emotion-blind)")
+        parser.add_argument("--emotion-blind", dest="inputs", action="store_const", const="emotion-blind",
+                            help=HIDDEN)
     else:
         parser.add_argument("--seeds", type=int, default=3, help="seeds per ranker (default: 3)")
 

@@ -1,8 +1,12 @@
-"""Logged feedback → the learned ranker's training rows, split by day.
+"""Logged feedback → the learned ranker's rows, split by time, as Ray Datasets.
 
-Every shown item of every logged request is a row: its (recognised state, item)
-features, the satisfaction it earned (0 without feedback) and log(1 + engagement
-seconds). The last `holdout_days` days are held out for evaluation.
+Every shown item of every logged request is a row: its (recognised state, item,
+user history) features, the satisfaction it earned (0 without feedback) and
+log(1 + engagement seconds). Splits, oldest to newest:
+- train: the training days' requests but the last `val_fraction` of them;
+- val: those last ones (the loop reports its MSE each epoch);
+- test: the last `holdout_days` days, for `mmei ranker eval`.
+Each request's history is what the log held before it (platform/user_history.py).
 """
 from __future__ import annotations
 
@@ -10,23 +14,28 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import ray.data
+from ray.data.extensions import ArrowTensorArray
 
 from mmei.platform.catalog import Item
+from mmei.platform.errors import UserInputError
 from mmei.platform.ranker_features import PairFeatures
 from mmei.platform.store import Store
-from mmei.platform.errors import UserInputError
+from mmei.platform.user_history import replay
 
 DAY = 86400.0
 
 
 @dataclass
 class LoggedData:
-    train: list[dict[str, Any]]  # requests of the training days
+    train: list[dict[str, Any]]  # requests of the training days, oldest first
     test: list[dict[str, Any]]  # requests of the held-out days
     feedback: dict[str, dict[str, dict[str, float]]]  # request_id → item_id → {satisfaction, engagement_seconds}
+    histories: dict[str, np.ndarray]  # request_id → the user's history vector just before it
 
 
-def load_logged(store: Store, holdout_days: int) -> LoggedData:
+def load_logged(store: Store, holdout_days: int, items: list[Item]) -> LoggedData:
     served = store.served()
     if not served:
         raise UserInputError(f"{store.url} holds no logged recommendations")
@@ -35,15 +44,17 @@ def load_logged(store: Store, holdout_days: int) -> LoggedData:
     cut = max(days) + 1 - holdout_days
     if cut < 1:
         raise UserInputError(f"the log spans {max(days) + 1} day(s); holding out {holdout_days} leaves none to train on")
+    events = store.feedback_events()
     feedback: dict[str, dict[str, dict[str, float]]] = {}
-    for event in store.feedback_events():
+    for event in events:
         feedback.setdefault(event["request_id"], {})[event["item_id"]] = {
             "satisfaction": float(event["satisfaction"]), "engagement_seconds": float(event["engagement_seconds"])}
+    histories, _ = replay(served, events, {item.item_id: item.target_emotion for item in items})
     return LoggedData([r for r, d in zip(served, days) if d < cut], [r for r, d in zip(served, days) if d >= cut],
-                      feedback)
+                      feedback, histories)
 
 
-def training_arrays(requests: list[dict[str, Any]], feedback: dict, features: PairFeatures, items: list[Item],
+def training_arrays(requests: list[dict[str, Any]], logged: LoggedData, features: PairFeatures, items: list[Item],
                     emotion_blind: bool) -> tuple[np.ndarray, np.ndarray]:
     index = {item.item_id: i for i, item in enumerate(items)}
     xs, ys = [], []
@@ -52,11 +63,28 @@ def training_arrays(requests: list[dict[str, Any]], feedback: dict, features: Pa
         if not shown or request["emotion"] is None or request["intent"] is None:
             continue
         state = (features.one_hot("emotion", request["emotion"]), features.one_hot("intent", request["intent"]))
-        xs.append(features(*state, np.array(shown), emotion_blind=emotion_blind))
-        given = feedback.get(request["request_id"], {})
+        xs.append(features(*state, np.array(shown), emotion_blind=emotion_blind,
+                           history=logged.histories[request["request_id"]]))
+        given = logged.feedback.get(request["request_id"], {})
         ys.append(np.array([[given.get(items[i].item_id, {}).get("satisfaction", 0.0),
                              np.log1p(given.get(items[i].item_id, {}).get("engagement_seconds", 0.0))]
                             for i in shown], np.float32))
     if not xs:
         raise UserInputError("no logged request with a recognised emotion and intent to train on")
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys)
+
+
+def split_validation(requests: list[dict[str, Any]], val_fraction: float) -> tuple[list, list]:
+    """(train, val): the newest `val_fraction` of the requests validate, as the held-out days test."""
+    if not 0 < val_fraction < 1:
+        raise UserInputError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    cut = len(requests) - max(1, round(len(requests) * val_fraction))
+    if cut < 1:
+        raise UserInputError(f"{len(requests)} training request(s) are too few to hold out a validation split")
+    return requests[:cut], requests[cut:]
+
+
+def rows_dataset(x: np.ndarray, y: np.ndarray) -> ray.data.Dataset:
+    """Features and targets as a Ray Dataset of fixed-shape tensor columns."""
+    return ray.data.from_arrow(pa.table({"features": ArrowTensorArray.from_numpy(x),
+                                         "targets": ArrowTensorArray.from_numpy(y)}))

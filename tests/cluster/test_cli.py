@@ -239,6 +239,19 @@ def test_models_then_overrides_parse_as_the_user_meant():
     assert wrong.returncode == 2 and "--models takes model names" in wrong.stderr and "not resnet" in wrong.stderr
 
 
+def test_the_parsers_name_lists_match_the_platforms():
+    """The parser keeps its own copies (so --help imports nothing heavy); they must not drift."""
+    from mmei.cluster.cli_parser import MODEL_TYPES, RANKER_INPUTS
+    from mmei.platform.models.build import MODEL_TYPES as BUILT
+    from mmei.platform.ranker_features import RANKER_INPUTS as READ
+
+    assert MODEL_TYPES == list(BUILT) and sorted(RANKER_INPUTS) == sorted(READ)
+    from mmei.cluster.cli import parse
+
+    assert parse(["ranker", "train", "--logs", "l", "--output", "o"]).inputs == "emotion-aware+history"
+    assert parse(["ranker", "train", "--logs", "l", "--output", "o", "--emotion-blind"]).inputs == "emotion-blind"
+
+
 def test_ab_report_takes_the_arms_from_the_serving_config(tmp_path):
     simulated = mmei("data", "simulate-interactions", "--output", str(tmp_path / "sim"), "--users", "80", "--days", "2",
                      "--policy", "ab")
