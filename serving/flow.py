@@ -1,6 +1,7 @@
 """What answering a request means, independent of where the models run.
 
-    media → encoders (concurrently) → fusion → profile → ranker → log → response
+    media → encoders (concurrently) → fusion → profile (+ the user's log for a learned ranker) → ranker
+      → log → response
 
 The Ingress runs this flow with Serve handles as its steps; the benchmark's in-process
 floor and its single-process FastAPI app run the very same flow with direct calls, so
@@ -31,6 +32,10 @@ StoreCall = Callable[..., Awaitable[Any]]
 async def in_thread(function: Callable[..., Any], *args, **kwargs) -> Any:
     """The plain store call: in a thread, so the event loop never waits on SQL."""
     return await asyncio.to_thread(function, *args, **kwargs)
+
+
+async def none() -> None:
+    return None
 
 
 def user_error(error: BaseException | None) -> UserInputError | None:
@@ -72,10 +77,13 @@ class RecommendFlow:
         recognition, encoded = await self.recognise(request)
         variant = assign_variant(request.user_id, self.config.variants, self.config.ab_salt)
         strategy = request.strategy or variant.strategy
-        profile = await self.store_call(self.store.profile, request.user_id)
+        profile, user_log = await asyncio.gather(  # the log is the learned ranker's user history
+            self.store_call(self.store.profile, request.user_id),
+            self.store_call(self.store.user_log, request.user_id) if variant.ranker == "learned" else none())
         text = encoded.get("text")
         ranked = await self.rank(recognition["emotion"]["probabilities"], recognition["intent"]["probabilities"],
-                                 text["vector"] if text else None, profile, strategy, request.k, variant.ranker)
+                                 text["vector"] if text else None, profile, strategy, request.k, variant.ranker,
+                                 user_log)
         items = ranked["items"]
         request_id = request_id or uuid.uuid4().hex
         await self.store_call(self.store.log_recommendation, request_id, request.user_id, variant.name, strategy,

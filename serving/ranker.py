@@ -4,11 +4,12 @@ Item vectors are computed once at start-up by the bundle's text encoder (the one
 the TextEncoder deployment runs), so request text and items share one space.
 Two rankers sit behind the same `rank` call, chosen per A/B variant:
 - `affect`: the scoring model of platform/affect_ranker.py, always there;
-- `learned`: a ranker bundle from `mmei train-ranker`, named by the deployment's
+- `learned`: a ranker bundle from `mmei ranker train`, named by the deployment's
   `user_config` (`{"ranker_bundle": DIR}`). Changing the user_config (serve.run or
   `serve deploy` with a new one) calls `reconfigure` on the live replicas: the new
   bundle is loaded beside the old one and swapped in one assignment, so no request
-  is dropped or served half-swapped.
+  is dropped or served half-swapped. A bundle that reads user history gets it
+  replayed from the user's stored log (the ingress fetches it for learned variants).
 """
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from mmei.platform.bundle import load_bundle
 from mmei.platform.catalog import load_catalog
 from mmei.platform.ranker_bundle import LearnedRanker
 from mmei.platform.store import ProfileEntry
+from mmei.platform.user_history import user_vector
+
+UserLog = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # Store.user_log: (requests, feedback events)
 from mmei.platform.text_embedding import embed_texts
 
 
@@ -37,6 +41,7 @@ class Ranker:
                               predictor.config.features)
         self.labels = predictor.config.labels
         self.ranker = AffectRanker(self.items, vectors, self.labels, weights)
+        self.target_of = {item.item_id: item.target_emotion for item in self.items}
         self.learned: LearnedRanker | None = None
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
@@ -47,20 +52,22 @@ class Ranker:
             self.learned = LearnedRanker(Path(folder), self.items)  # load fully, then swap
 
     def top_k(self, state: UserState, profile: list[ProfileEntry], strategy: str, k: int,
-              ranker: str) -> tuple[str, list[tuple[str, float]]]:
+              ranker: str, user_log: UserLog | None = None) -> tuple[str, list[tuple[str, float]]]:
         learned = self.learned  # one read: a concurrent swap cannot change it mid-request
         if ranker == "learned" and learned is not None:
             emotion = np.array([state.emotion.get(e, 0.0) for e in self.labels.emotion], np.float32)
             intent = np.array([state.intent.get(i, 0.0) for i in self.labels.intent], np.float32)
-            scores = learned.score(emotion, intent)
+            history = user_vector(*(user_log or ([], [])), self.target_of) if learned.history else None
+            scores = learned.score(emotion, intent, history)
             order = np.argsort(-scores, kind="stable")[:k]
             return f"learned:{Path(learned.folder).name}", [(self.items[i].item_id, float(scores[i])) for i in order]
         return "affect", self.ranker.top_k(state, profile, strategy, k)
 
     async def rank(self, emotion: dict[str, float], intent: dict[str, float], text_vector: np.ndarray | None,
-                   profile: list[ProfileEntry], strategy: str, k: int, ranker: str = "affect") -> dict[str, Any]:
+                   profile: list[ProfileEntry], strategy: str, k: int, ranker: str = "affect",
+                   user_log: UserLog | None = None) -> dict[str, Any]:
         state = UserState(emotion=emotion, intent=intent, text_vector=text_vector)
-        used, ranked = self.top_k(state, profile, strategy, k, ranker)
+        used, ranked = self.top_k(state, profile, strategy, k, ranker, user_log)
         return {"ranker": used, "items": [
             {"item_id": item_id, "score": score, "title": self.items[self.ranker.index[item_id]].title,
              "kind": self.items[self.ranker.index[item_id]].kind} for item_id, score in ranked]}
