@@ -104,5 +104,14 @@ class AffectRanker:
 
     def top_k(self, state: UserState, profile: Sequence[ProfileEntry], strategy: str, k: int) -> list[tuple[str, float]]:
         scores = self.score(state, profile, strategy)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(self.items[i].item_id, float(scores[i])) for i in order]
+        return [(self.items[i].item_id, float(scores[i])) for i in top_indices(scores, k)]
+
+
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """The k best indices, best first, ties in catalog order: a partition, then a sort of
+    only those k (not of the whole catalog)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    cut = np.partition(-scores, k - 1)[k - 1]  # the k-th best score, negated
+    candidates = np.flatnonzero(-scores <= cut)  # every item tied with it too, in catalog order
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]

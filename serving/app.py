@@ -5,7 +5,8 @@
 `build_app` takes the builder args Serve passes (strings), loads the typed
 ServeConfig, checks the bundle and catalog paths, and binds the deployments:
 
-    Ingress(TextEncoder, AudioEncoder, VisualEncoder, Fusion, Ranker)
+    topology graph:    Ingress(Ranker, TextEncoder, AudioEncoder, VisualEncoder, Fusion)
+    topology compact:  Ingress(Ranker, Recognizer)
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from mmei.serving.encoders import AudioEncoder, TextEncoder, VisualEncoder
 from mmei.serving.fusion import Fusion
 from mmei.serving.ingress import Ingress
 from mmei.serving.ranker import Ranker
+from mmei.serving.recognizer import Recognizer
 
 APP_NAME = "mmei"
 
@@ -99,13 +101,17 @@ def application(config: ServeConfig) -> Application:
 
     def model_deployment(cls, name: str, count: int):
         options = deployment_options(config, name, count, gpus)
-        return pinned(cls.options(**options), bundle, gpus, *batching).bind(bundle, *batching)
+        return pinned(cls.options(**options), bundle, gpus, *batching, config.floor).bind(bundle, *batching,
+                                                                                          config.floor)
 
-    encoders = [model_deployment(TextEncoder, "text_encoder", replicas.text_encoder),
-                model_deployment(AudioEncoder, "audio_encoder", replicas.audio_encoder),
-                model_deployment(VisualEncoder, "visual_encoder", replicas.visual_encoder)]
-    fusion = model_deployment(Fusion, "fusion", replicas.fusion)
-    ranker_inputs = (bundle, str(config.catalog_path), config.ranker)
+    if config.topology == "compact":
+        models = {"recognizer": model_deployment(Recognizer, "recognizer", replicas.recognizer)}
+    else:
+        models = {"text_encoder": model_deployment(TextEncoder, "text_encoder", replicas.text_encoder),
+                  "audio_encoder": model_deployment(AudioEncoder, "audio_encoder", replicas.audio_encoder),
+                  "visual_encoder": model_deployment(VisualEncoder, "visual_encoder", replicas.visual_encoder),
+                  "fusion": model_deployment(Fusion, "fusion", replicas.fusion)}
+    ranker_inputs = (bundle, str(config.catalog_path), config.ranker, config.floor)
     ranker = pinned(Ranker.options(**deployment_options(config, "ranker", replicas.ranker),
                                    user_config={"ranker_bundle": config.ranker_bundle or None}),
                     *ranker_inputs).bind(*ranker_inputs)
@@ -114,7 +120,7 @@ def application(config: ServeConfig) -> Application:
     ingress_config = dataclasses.replace(config, ranker_bundle="")
     ingress = pinned(Ingress.options(**deployment_options(config, "ingress", replicas.ingress,
                                                           ongoing=replicas.ingress_max_ongoing)), ingress_config)
-    return ingress.bind(*encoders, fusion, ranker, ingress_config)
+    return ingress.bind(ranker, ingress_config, **models)
 
 
 def build_app(args: dict[str, Any]) -> Application:

@@ -16,7 +16,8 @@ from mmei.platform.config import ConfigError, load_typed
 from mmei.platform.experiments import Variant, check_variants
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog" / "synthetic-catalog.csv"
-DEPLOYMENTS = ("text_encoder", "audio_encoder", "visual_encoder", "fusion", "ranker", "ingress")
+DEPLOYMENTS = ("text_encoder", "audio_encoder", "visual_encoder", "fusion", "recognizer", "ranker", "ingress")
+TOPOLOGIES = ("graph", "compact")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -76,6 +77,7 @@ class Replicas:
     audio_encoder: int = 1  # AudioEncoder replicas
     visual_encoder: int = 1  # VisualEncoder replicas
     fusion: int = 1  # Fusion replicas
+    recognizer: int = 1  # Recognizer replicas (topology: compact)
     ranker: int = 1  # Ranker replicas
     ingress: int = 1  # FastAPI ingress replicas
     cpus_per_replica: float = 0.1  # logical CPUs per replica
@@ -89,7 +91,7 @@ class Replicas:
     # the proxy and handles spin in backoff at 16 concurrent users on this machine.
     ingress_max_ongoing: int = 64
     model_max_ongoing: int = 16  # the same, for the model deployments
-    # Per deployment (text_encoder, audio_encoder, visual_encoder, fusion, ranker, ingress):
+    # Per deployment (text_encoder, audio_encoder, visual_encoder, fusion, recognizer, ranker, ingress):
     # autoscaling instead of the fixed count above, e.g. autoscaling: {ingress: {max_replicas: 8}}
     autoscaling: dict[str, Autoscaling] = field(default_factory=dict)
 
@@ -107,6 +109,10 @@ class ServeConfig:
     proxy_location: str = "EveryNode"
     api_key_env: str = "MMEI_API_KEY"  # when this env var is set, /v1/feedback and /v1/admin/* need X-API-Key
     access_logs: bool = False  # per-request logs cost 20-30% throughput on small machines
+    # graph: encoders, fusion and ranker as separate deployments (a cluster: encoders scale apart,
+    # on their own GPUs) | compact: one Recognizer (encoders + fusion) and the Ranker (one node: fewer hops)
+    topology: str = "graph"
+    floor: bool = False  # benchmark only: each model replica answers with its first answer (bench serve's floor)
     limits: Limits = field(default_factory=Limits)
     auth: Auth = field(default_factory=Auth)
     store: StoreOptions = field(default_factory=StoreOptions)
@@ -117,6 +123,8 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         check_variants(self.variants)
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(f"topology must be one of {TOPOLOGIES}, got {self.topology!r}")
         if self.proxy_location not in ("EveryNode", "HeadOnly"):
             raise ValueError(f"proxy_location must be EveryNode or HeadOnly, got {self.proxy_location!r}")
         unknown = set(self.replicas.autoscaling) - set(DEPLOYMENTS)

@@ -29,7 +29,7 @@ HEADER = """\
 
 
 DEPLOYMENT_NAMES = {"text_encoder": "TextEncoder", "audio_encoder": "AudioEncoder", "visual_encoder": "VisualEncoder",
-                    "fusion": "Fusion", "ranker": "Ranker", "ingress": "Ingress"}
+                    "fusion": "Fusion", "recognizer": "Recognizer", "ranker": "Ranker", "ingress": "Ingress"}
 KEPT_OUT = ("host", "port", "access_logs", "proxy_location")  # Serve's own settings, written above the app
 
 

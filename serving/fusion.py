@@ -9,6 +9,7 @@ Like the encoders, it fuses batches in one code path, gathers them with
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import numpy as np
@@ -25,8 +26,9 @@ Encoded = dict[str, dict[str, Any] | None]
 @serve.deployment
 class Fusion:
     def __init__(self, bundle: str, max_batch_size: int = 16, batch_wait_timeout_s: float = 0.005,
-                 batching: str = "auto"):
+                 batching: str = "auto", floor: bool = False):
         torch.set_num_threads(1)
+        self.floor, self.floor_output = floor, None  # the benchmark's floor system (see encoders.py)
         predictor = load_bundle(bundle)
         self.device = replica_device()
         self.model, self.config = predictor.model.eval().to(self.device), predictor.config
@@ -70,6 +72,12 @@ class Fusion:
         return await asyncio.to_thread(self.recognise_many, requests)
 
     async def __call__(self, encoded: Encoded) -> dict[str, Any]:
+        if self.floor and self.floor_output is not None:
+            return copy.deepcopy(self.floor_output)  # the caller adds to it
         if self.batched:
-            return await self.recognise_batched(encoded)
-        return await asyncio.to_thread(self.recognise, encoded)  # keep the loop free (see encoders.py)
+            result = await self.recognise_batched(encoded)
+        else:
+            result = await asyncio.to_thread(self.recognise, encoded)  # keep the loop free (see encoders.py)
+        if self.floor:
+            self.floor_output = copy.deepcopy(result)
+        return result

@@ -4,6 +4,8 @@
                         ├─ AudioEncoder ├─ Fusion ─ Ranker ─ store.log ─ response
                         └─ VisualEncoder┘    (encoders run concurrently; absent modalities skipped)
 
+    topology compact:  POST /v1/recommend ─ Recognizer ─ Ranker ─ store.log ─ response
+
 The steps themselves are `flow.RecommendFlow`; here they are Serve handle calls. The
 cheap checks (schema, base64, media headers, limits) run before any model, and all SQL
 work runs in a thread, so the event loop never blocks on the database.
@@ -21,6 +23,7 @@ Under real traffic:
 # No `from __future__ import annotations` here: FastAPI must see the real request
 # models on these methods, or it takes a body model for a query parameter.
 import asyncio
+import functools
 import os
 import random
 import time
@@ -41,7 +44,7 @@ from mmei.serving.api import (AnalyzeResponse, CatalogItem, ErrorResponse, Feedb
 from mmei.serving.config import ServeConfig
 from mmei.serving.deadline import remaining, within
 from mmei.serving.errors import ApiError, unavailable
-from mmei.serving.flow import RecommendFlow
+from mmei.serving.flow import RecommendFlow, encode_then_fuse
 from mmei.serving.metrics import ServingMetrics
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 503, 504)}
@@ -69,19 +72,22 @@ def backoff(attempt: int) -> float:
 @serve.deployment
 @serve.ingress(app)
 class Ingress:
-    def __init__(self, text_encoder, audio_encoder, visual_encoder, fusion, ranker, config: ServeConfig):
-        self.config = config
-        self.encoders = {"text": text_encoder, "audio": audio_encoder, "visual": visual_encoder}
-        self.fusion, self.ranker = fusion, ranker
+    def __init__(self, ranker, config: ServeConfig, **models):
+        """`models`: text_encoder, audio_encoder, visual_encoder and fusion (topology graph),
+        or recognizer (topology compact): handles, named as their deployments."""
+        self.config, self.ranker, self.models = config, ranker, models
+        self.catalog: list[CatalogItem] | None = None  # /v1/items, once the Ranker has sent it
         options = config.store
         self.store = Store(config.store_url, timeout_s=options.timeout_s, pool_size=options.pool_size,
                            max_overflow=options.max_overflow, pool_recycle_s=options.pool_recycle_s, create=False)
         self.metrics = ServingMetrics()
-        self.flow = RecommendFlow(config, self.store,
-                                  encode=lambda modality, value: self.call(self.encoders[modality], f"{modality}_encoder",
-                                                                           value),
-                                  fuse=lambda encoded: self.call(self.fusion, "fusion", encoded),
-                                  rank=lambda *args: self.call(self.ranker.rank, "ranker", *args),
+        if "recognizer" in models:
+            recognise = functools.partial(self.call, models["recognizer"], "recognizer")
+        else:
+            recognise = encode_then_fuse(
+                lambda modality, value: self.call(models[f"{modality}_encoder"], f"{modality}_encoder", value),
+                functools.partial(self.call, models["fusion"], "fusion"))
+        self.flow = RecommendFlow(config, self.store, recognise, functools.partial(self.call, ranker.rank, "ranker"),
                                   store_call=self.store_call)
         self.api_key = os.environ.get(config.api_key_env) or None
         app.state.max_body_bytes = config.limits.max_body_bytes
@@ -185,8 +191,10 @@ class Ingress:
     async def items(self, offset: int = Query(default=0, ge=0, le=10**9),
                     limit: int = Query(default=50, ge=1, le=500)) -> dict[str, Any]:
         """The catalog, a page at a time."""
-        total, page = await self.call(self.ranker.catalog, "ranker", offset, limit)
-        return {"total": total, "items": [CatalogItem(**item) for item in page]}
+        if self.catalog is None:  # fetched from the Ranker once: a deployment's catalog never changes
+            total, page = await self.call(self.ranker.catalog, "ranker", 0, 10**9)
+            self.catalog = [CatalogItem(**item) for item in page]
+        return {"total": len(self.catalog), "items": self.catalog[offset:offset + limit]}
 
     @app.get("/v1/admin/stats", responses=ERRORS, operation_id="admin_stats")
     async def stats(self, x_api_key: str | None = Security(api_key_header)) -> dict[str, Any]:
@@ -211,8 +219,8 @@ class Ingress:
                 return f"unavailable: {type(error).__name__}"
 
         checks = {"store": asyncio.to_thread(self.store.ping),
-                  **{f"{m}_encoder": handle.ready.remote() for m, handle in self.encoders.items()},
-                  "fusion": self.fusion.ready.remote(), "ranker": self.ranker.ready.remote()}
+                  **{name: handle.ready.remote() for name, handle in self.models.items()},
+                  "ranker": self.ranker.ready.remote()}
         results = dict(zip(checks, await asyncio.gather(*(probe(check) for check in checks.values()))))
         ready = all(result == "ok" for result in results.values())
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)

@@ -2,8 +2,8 @@
 
     mmei_requests_total{route, status, variant}   every HTTP request the ingress answered
     mmei_request_latency_ms{route}                end to end, in the ingress
-    mmei_stage_latency_ms{stage}                  text_encoder, audio_encoder, visual_encoder, fusion,
-                                                  ranker, store
+    mmei_stage_latency_ms{stage}                  text_encoder, audio_encoder, visual_encoder, fusion
+                                                  (or recognizer: topology compact), ranker, store
     mmei_feedback_events_total{replayed}          feedback acknowledged (replayed: an Idempotency-Key seen before)
 
 Serve adds its own tags (deployment, replica, application). Each request also leaves

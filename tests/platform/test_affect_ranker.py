@@ -45,3 +45,14 @@ def test_feedback_history_pulls_toward_liked_items_and_away_from_disliked():
     base = ranker.score(neutral, [], "congruent")
     assert liked[2] > base[2] > disliked[2]
     assert ranker.score(neutral, [ProfileEntry("not-in-catalog", 3, 5.0, 10.0)], "congruent") == pytest.approx(base)
+
+
+def test_top_indices_equals_a_full_stable_sort_with_ties():
+    import numpy as np
+
+    from mmei.platform.affect_ranker import top_indices
+
+    rng = np.random.default_rng(0)
+    for size, k in [(120, 10), (50, 1), (8, 8), (5, 20), (300, 50)]:
+        scores = rng.integers(0, 6, size).astype(np.float64)  # many ties
+        assert top_indices(scores, k).tolist() == np.argsort(-scores, kind="stable")[:k].tolist()
