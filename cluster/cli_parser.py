@@ -291,7 +291,9 @@ def add_bench_verbs(verbs) -> None:
     bench_verbs = bench.add_subparsers(dest="bench_verb", required=True)
     bench_data = bench_verbs.add_parser("data", help="Ray Data preparation vs a single-process loop; text import "
                                                      "and preparation rates")
-    add_samples(bench_data, 3000)
+    bench_data.add_argument("--samples", type=int, nargs="+", default=[2000, 8000, 20000],
+                            help="samples in the generated SYNTHETIC corpus: one comparison per size given "
+                                 "(default: 2000 8000 20000)")
     bench_data.add_argument("--batch-size", type=int, default=32, help="rows per featurization batch (default: 32)")
     bench_data.add_argument("--texts", type=int, default=20000,
                             help="generated texts for the import and prepare-text lines; 0 skips them (default: 20000)")
@@ -299,7 +301,8 @@ def add_bench_verbs(verbs) -> None:
     bench_train = bench_verbs.add_parser("train", help="Ray Train + DeepSpeed vs a raw single-process loop")
     add_samples(bench_train, 800)
     bench_train.set_defaults(command="bench train")
-    bench_serve = bench_verbs.add_parser("serve", help="Serve graph vs in-process calls vs one FastAPI app")
+    bench_serve = bench_verbs.add_parser("serve", help="both Serve topologies vs in-process calls, Serve's floor and "
+                                         "a two-worker FastAPI app")
     bench_serve.add_argument("--requests", type=int, default=100, help="requests at concurrency 1 (default: 100)")
     bench_serve.add_argument("--throughput-requests", type=int, default=320,
                              help="requests at concurrency 16 (default: 320)")

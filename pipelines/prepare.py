@@ -172,10 +172,15 @@ def order_keys(table: pa.Table, seed: int) -> pa.Table:
     return table.append_column(ORDER_KEY, pa.array(keys, pa.int64()))
 
 
-def seeded_order(dataset: ray.data.Dataset, seed: int) -> ray.data.Dataset:
-    """The rows in a random order fixed by `seed`, whatever the block layout or scheduling."""
-    return (dataset.map_batches(order_keys, fn_kwargs={"seed": seed}, batch_format="pyarrow")
-            .sort(ORDER_KEY).drop_columns([ORDER_KEY]))
+def seeded_order(dataset: ray.data.Dataset) -> ray.data.Dataset:
+    """The rows in the random order of their `order_keys`, whatever the block layout or scheduling.
+
+    The sort runs on featurized rows, not on the raw media: the same keys give the same
+    order, but a third of the bytes cross the all-to-all, and featurizing streams from
+    the read instead of waiting behind the sort's barrier. At 20,000 SYNTHETIC samples
+    on 2 cores, sorting the raw media cut Ray Data from 1,370 samples/s (input order) to
+    489 (`mmei bench data`)."""
+    return dataset.sort(ORDER_KEY).drop_columns([ORDER_KEY])
 
 
 FEATURIZER_CPUS = 0.5  # fractional: whole-CPU actors on a 2-CPU node starve the read tasks (a hang)
@@ -254,13 +259,14 @@ def run_preparation(inputs: list[dict[str, Any]], output_dir: Path, config: Conf
         rows = ray.data.read_parquet(files)
         if keep_order:  # exactly: blocks leave the featurizer pool in input order, not as they finish
             rows.context.execution_options.preserve_order = True
-        else:
-            rows = seeded_order(rows, seed)
-        (rows
-         .map_batches(ShardFeaturizer, fn_constructor_kwargs={"config": config.to_dict()},
-                      batch_size=batch_size, batch_format="pyarrow",
-                      compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=FEATURIZER_CPUS)
-         .write_datasink(SplitShardSink(output_dir, rows_per_file, MEDIA_COLUMNS, LABEL_COLUMNS)))
+        else:  # the key travels through the featurizer; the sort runs after it (see seeded_order)
+            rows = rows.map_batches(order_keys, fn_kwargs={"seed": seed}, batch_format="pyarrow")
+        rows = rows.map_batches(ShardFeaturizer, fn_constructor_kwargs={"config": config.to_dict()},
+                                batch_size=batch_size, batch_format="pyarrow",
+                                compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=FEATURIZER_CPUS)
+        if not keep_order:
+            rows = seeded_order(rows)
+        rows.write_datasink(SplitShardSink(output_dir, rows_per_file, MEDIA_COLUMNS, LABEL_COLUMNS))
     order = "input" if keep_order else f"shuffled (seed {seed})"
     return write_manifest(output_dir, output_dir / "_quarantine", inputs, config, time.perf_counter() - started,
                           echo, order)
