@@ -132,10 +132,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         config = load_config(args.config or "tiny", list(args.overrides))
         with ray_session(args.address, quiet=not args.verbose, announce=print):
             run_compare(config, Path(args.data), Path(args.output), args.seeds or 3, args.models,
-                        Path(args.tuned) if args.tuned else None, show_progress=True)
+                        Path(args.tuned) if args.tuned else None, show_progress=True,
+                        parallel_runs=args.parallel_runs or 1)
         print(f"table: {Path(args.output) / 'compare.md'}")
         return 0
     refuse(args, {"seeds": "--seeds", "models": "--models", "config": "--config", "tuned": "--tuned",
+                  "parallel_runs": "--parallel-runs",
                   "overrides": "key=value overrides"}, "without --compare (a bundle carries its own config)")
     if not args.bundle:
         raise UserInputError("mmei eval needs --bundle (or --compare)")
@@ -308,7 +310,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     if args.compare_seeds == 0:
         refuse(args, {"models": "--models"}, "with --compare-seeds 0 (nothing is compared)")
     return run_quickstart(Path(args.output), args.samples, args.config, list(args.overrides), args.port, args.exit,
-                          args.compare_seeds, verbose=args.verbose, models=args.models)
+                          args.compare_seeds, verbose=args.verbose, models=args.models,
+                          parallel_runs=args.parallel_runs or 1)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -53,6 +53,14 @@ def add_samples(parser: argparse.ArgumentParser, default: int | None) -> None:
                         help="samples in the generated SYNTHETIC corpus" + (f" (default: {default})" if default else ""))
 
 
+def add_parallel_runs(parser: argparse.ArgumentParser, default: int, where: str) -> None:
+    """`where` names the mode it belongs to; eval's default stays None so that eval without
+    --compare can refuse it."""
+    parser.add_argument("--parallel-runs", type=int, default=None if where.startswith("--") else default,
+                        help=f"training runs at once on the cluster, each with its own workers ({where}default: "
+                             f"{default}; raise it where CPUs or GPUs allow)")
+
+
 def add_resume(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in --output from where it stopped")
 
@@ -159,6 +167,7 @@ def add_training_verbs(verbs) -> None:
                           help="the split a bundle is evaluated on (default: test); not with --compare")
     evaluate.add_argument("--compare", action="store_true", help="train MMEI and every baseline, same budget, and compare")
     evaluate.add_argument("--seeds", type=int, help="--compare: seeds per model (default: 3)")
+    add_parallel_runs(evaluate, 1, "--compare: ")
     add_models(evaluate, "--compare: models to compare (default: all)")
     add_config(evaluate, default=None)
     evaluate.add_argument("--tuned", help="--compare: DIR/<model>/best/config.yaml from `mmei tune` per model")
@@ -251,6 +260,7 @@ def add_serving_verbs(verbs) -> None:
     add_config(quick)
     quick.add_argument("--port", type=int, default=8000, help="HTTP port on 127.0.0.1 (default: 8000)")
     quick.add_argument("--exit", action="store_true", help="shut down after the sample requests instead of serving")
+    add_parallel_runs(quick, 2, "the comparison: ")
     quick.add_argument("--compare-seeds", type=int, default=2,
                        help="seeds for MMEI vs the baselines on the same budget; 0 skips it (default: 2)")
     add_models(quick, "models to compare; mmei is always one (default: all)")

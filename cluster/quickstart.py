@@ -96,7 +96,7 @@ def show(title: str, row: dict[str, Any], answer: dict[str, Any]) -> None:
 
 def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overrides: list[str] | None = None,
                    port: int = 8000, exit_after: bool = False, compare_seeds: int = 2, verbose: bool = False,
-                   models: list[str] | None = None) -> int:
+                   models: list[str] | None = None, parallel_runs: int = 2) -> int:
     """`verbose` lets Ray's and DeepSpeed's own output through to the console; `models`
     are the models compared (MMEI always, default: every baseline too)."""
     from mmei.cluster.ray_session import ray_session
@@ -143,7 +143,8 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
             if compare_seeds:
                 kinds = ["mmei", *(m for m in models if m != "mmei")] if models else None
                 comparison = run_compare(config, features, workdir / "compare", compare_seeds, kinds, echo=indented,
-                                         reuse={("mmei", 0): trained}, show_progress=True, indent="   ")
+                                         reuse={("mmei", 0): trained}, show_progress=True, indent="   ",
+                                         parallel_runs=parallel_runs)
         def write_report() -> Path:  # now, so a failed Serve start still leaves it; again with every stage's time
             return write_run_report(workdir / "report", title="MMEI quickstart run", stage_seconds=stage.seconds,
                                     manifest=manifest, features=features, comparison=comparison,

@@ -15,6 +15,7 @@ An interval that holds zero is reported as "not resolved at this budget".
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -81,11 +82,17 @@ def verdict(summary: dict[str, dict[str, tuple[float, float]]], test: SplitPredi
 def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds: list[str] | None = None,
                 tuned: Path | None = None, echo: Callable[[str], None] = print,
                 reuse: dict[tuple[str, int], TrainResult] | None = None, show_progress: bool = False,
-                indent: str = "") -> dict[str, Any]:
+                indent: str = "", parallel_runs: int = 1) -> dict[str, Any]:
     """`reuse` maps (model, seed) to a run already trained with exactly that config (the
     quickstart's MMEI): it is evaluated, not trained again. Any other config is refused.
-    `show_progress` draws a runs-done line with an ETA; each finished run is one line."""
+    `show_progress` draws a runs-done line with an ETA; each finished run is one line.
+
+    `parallel_runs` trains that many runs at once on the cluster (each its own Ray Train
+    worker group); results are read in the same (seed, model) order either way, and each
+    run is seeded by its own config, so the numbers do not depend on it."""
     kinds = kinds or list(MODEL_TYPES)
+    if parallel_runs < 1:
+        raise UserInputError(f"--parallel-runs must be at least 1, got {parallel_runs}")
     if tuned:
         check_tuned(tuned, kinds)
         echo(f"tuned configs: every model's sweep best from {tuned}, same sweep budget")
@@ -96,16 +103,19 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
     test = SplitPredictions()
     bar = ProgressLine("compare: runs", seeds * len(kinds), indent=indent) if show_progress else None
     say = bar.message if bar else echo
-    for seed in range(seeds):
-        for kind in kinds:
-            run_dir = output / "runs" / f"{kind}-seed{seed}"
-            run_config = with_model(config, kind, seed, tuned)
-            result = (reuse or {}).get((kind, seed))
-            if result is not None and config_from_dict(
-                    json.loads((Path(result.bundle) / "bundle.json").read_text())["config"]) != run_config:
-                raise UserInputError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
-            if result is None:
-                result = run_training(run_config, data_dir, run_dir, echo=lambda _: None)
+    planned = [(kind, seed) for seed in range(seeds) for kind in kinds]
+    for kind, seed in planned:
+        result = (reuse or {}).get((kind, seed))
+        if result is not None and config_from_dict(json.loads((Path(result.bundle) / "bundle.json").read_text())[
+                "config"]) != with_model(config, kind, seed, tuned):
+            raise UserInputError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel_runs))
+    try:
+        futures = {(kind, seed): pool.submit(run_training, with_model(config, kind, seed, tuned), data_dir,
+                                             output / "runs" / f"{kind}-seed{seed}", echo=lambda _: None)
+                   for kind, seed in planned if (kind, seed) not in (reuse or {})}
+        for kind, seed in planned:
+            result = (reuse or {}).get((kind, seed)) or futures[(kind, seed)].result()
             ids, outputs = predict_split(load_bundle(result.bundle).model, data_dir, "test")
             test.add(kind, ids, outputs)
             metrics = joint_metrics(outputs.probabilities, outputs.labels)
@@ -114,6 +124,8 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
                 f"{metrics['loss']:.4f} ({result.seconds:.0f}s{', trained above' if (kind, seed) in (reuse or {}) else ''})")
             if bar:
                 bar.update(sum(len(r) for r in runs.values()), f"{kind} seed {seed} done")
+    finally:  # a failed run stops the runs not yet started
+        pool.shutdown(wait=True, cancel_futures=True)
     if bar:
         bar.close()
     summary = {kind: {c: mean_std([m[c] for m in runs[kind]]) for c in COLUMNS} for kind in kinds}

@@ -118,8 +118,8 @@ def test_options_a_mode_ignores_are_refused_in_one_line(tmp_path, capsys):
     compare = run("eval", "--compare", "--data", str(tmp_path), "--output", str(tmp_path / "o"), "--split", "val")
     assert compare[0] == 2 and "--split does not apply with --compare" in compare[1]
     bundle = run("eval", "--bundle", "b", "--data", str(tmp_path), "--output", str(tmp_path / "o"), "--seeds", "2",
-                 "train.epochs=1")
-    assert bundle[0] == 2 and "--seeds, key=value overrides do not apply without --compare" in bundle[1]
+                 "--parallel-runs", "2", "train.epochs=1")
+    assert bundle[0] == 2 and "--seeds, --parallel-runs, key=value overrides do not apply without --compare" in bundle[1]
     resume = run("tune", "--output", str(tmp_path / "s"), "--resume", "--data", str(tmp_path))
     assert resume[0] == 2 and "--data does not apply with --resume" in resume[1]
     quick = run("quickstart", "--output", str(tmp_path / "q"), "--compare-seeds", "0", "--models", "mult")
