@@ -2,7 +2,8 @@
 
 - Trainable parameters within ±10% of MMEI's (`parameter_counts`), checked before any
   training; each baseline has a width knob to get there (`model.mult_hidden_size`,
-  `model.baseline_widths`), which `with_model` applies.
+  `model.baseline_widths`), which `with_model` applies, and text_only a depth knob
+  (`model.text_only_layers`) for presets whose other modalities outweigh any width.
 - With `--tuned`, every model's sweep ran with the same budget (`check_tuned`).
 """
 from __future__ import annotations
@@ -65,6 +66,6 @@ def parameter_counts(config: Config, kinds: list[str], tuned: Path | None = None
     if outside:
         listed = ", ".join(f"{kind} {count:,} ({count / reference - 1:+.0%})" for kind, count in outside.items())
         raise UserInputError(f"trainable parameters more than 10% from mmei's {reference:,}: {listed}; not the same "
-                             "budget: set model.baseline_widths (early_fusion, late_fusion, text_only) or "
-                             "model.mult_hidden_size, or leave the model out with --models")
+                             "budget: set model.baseline_widths (early_fusion, late_fusion, text_only), "
+                             "model.text_only_layers or model.mult_hidden_size, or leave the model out with --models")
     return counts

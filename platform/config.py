@@ -112,6 +112,9 @@ class ModelConfig:
     # `eval --compare`: hidden_size of early_fusion, late_fusion or text_only, so that its trainable
     # parameters come within 10% of MMEI's (unlisted types use hidden_size; MulT has mult_hidden_size)
     baseline_widths: dict[str, int] = field(default_factory=dict)
+    # text_only baseline: self-attention layers over the text tokens, for the budget where width alone
+    # cannot reach MMEI's (base, paper: MMEI's audio, visual and cross-modal layers outweigh any head)
+    text_only_layers: int = 0
     fusion: str = "attention"  # mmei's fusion: attention | gated | concat
     dropout: float = 0.1  # dropout inside encoders, fusion and heads
     modality_dropout: float = 0.15  # chance to hide each present modality in training
@@ -152,6 +155,8 @@ class ModelConfig:
         if self.mult_hidden_size % self.num_heads:
             raise ValueError(f"model.mult_hidden_size ({self.mult_hidden_size}) must divide by model.num_heads "
                              f"({self.num_heads})")
+        if self.text_only_layers < 0:
+            raise ValueError(f"model.text_only_layers must be >= 0, got {self.text_only_layers}")
         if not 0.0 <= self.modality_dropout < 1.0:
             raise ValueError(f"model.modality_dropout must be in [0, 1), got {self.modality_dropout}")
 

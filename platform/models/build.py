@@ -6,7 +6,7 @@
 | mult          | all three  | MulT: six directional s→t transformers (`mult_cross_layers`), then self-attention per target (`mult_self_layers`) | concatenation of the three targets (6d), residual projection |
 | early_fusion  | all three  | none                                         | concatenation of the pooled encoders |
 | late_fusion   | all three  | none                                         | average of per-modality logits  |
-| text_only     | text       | none                                         | —                               |
+| text_only     | text       | none (`text_only_layers` of self-attention over the text, for the budget) | —       |
 
 Every model shares the encoders (`model.hidden_size` wide) and the heads, so a
 comparison differs only in how the modalities meet.
@@ -33,7 +33,8 @@ def build_model(config: Config, pretrained: bool = True) -> nn.Module:
     if kind == "early_fusion":
         return FusionModel(config, cross_modal=False, fusion="concat", pretrained=pretrained)
     if kind == "text_only":
-        return FusionModel(config, modalities=("text",), cross_modal=False, fusion="attention", pretrained=pretrained)
+        return FusionModel(config, modalities=("text",), cross_modal=False, fusion="attention", pretrained=pretrained,
+                           self_layers=config.model.text_only_layers)
     if kind == "late_fusion":
         return LateFusionModel(config, pretrained=pretrained)
     raise ValueError(f"unknown model.type {kind!r}; one of {MODEL_TYPES}")

@@ -4,7 +4,8 @@ Each layer, per modality m: pre-norm cross-attention with queries from m and key
 from the concatenated tokens of the other modalities that are present, then an FFN.
 A learned null token is always among the keys, so a sample whose other modalities
 are all missing attends to it instead of producing NaN (MulT's design, made
-mask-aware).
+mask-aware). `SelfAttentionStack` is the same layer with a modality's own tokens as
+keys: the text_only baseline's depth (`model.text_only_layers`).
 """
 from __future__ import annotations
 
@@ -56,4 +57,22 @@ class CrossModalTransformer(nn.Module):
                 context_valid = torch.cat([null_valid] + [usable[o] for o in others], dim=1)
                 updated[m] = layer[m](tokens[m], context, context_valid)
             tokens = updated
+        return tokens
+
+
+class SelfAttentionStack(nn.Module):
+    """Mask-aware self-attention over one modality's tokens: each layer's keys are the
+    tokens themselves and a learned null key, so a row with no valid token stays finite."""
+
+    def __init__(self, hidden: int, heads: int, layers: int, dropout: float):
+        super().__init__()
+        self.null_token = LearnedVectors(1, hidden)
+        self.layers = nn.ModuleList(CrossModalLayer(hidden, heads, dropout) for _ in range(layers))
+
+    def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        batch = tokens.shape[0]
+        null = self.null_token(torch.zeros(batch, 1, dtype=torch.long, device=tokens.device))
+        keys_valid = torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=tokens.device), valid], dim=1)
+        for layer in self.layers:
+            tokens = layer(tokens, torch.cat([null, tokens], dim=1), keys_valid)
         return tokens

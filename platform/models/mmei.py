@@ -16,7 +16,7 @@ from torch import nn
 from mmei.platform.config import MODALITIES, Config
 from mmei.platform.labels import SCORE_HEAD
 from mmei.platform.models.audio_encoder import build_audio_encoder
-from mmei.platform.models.cross_modal import CrossModalTransformer
+from mmei.platform.models.cross_modal import CrossModalTransformer, SelfAttentionStack
 from mmei.platform.models.encode_fuse import EncodeThenFuse
 from mmei.platform.models.fusion import build_fusion
 from mmei.platform.models.layers import LearnedVectors, masked_mean
@@ -52,7 +52,8 @@ def scatter_weights(weights: torch.Tensor, modalities: tuple[str, ...]) -> torch
 
 class FusionModel(EncodeThenFuse):
     def __init__(self, config: Config, modalities: tuple[str, ...] = MODALITIES, cross_modal: bool = True,
-                 fusion: str = "attention", pretrained: bool = True):
+                 fusion: str = "attention", pretrained: bool = True, self_layers: int = 0):
+        """`self_layers`: self-attention layers over each modality's own tokens (text_only's depth)."""
         super().__init__()
         model = config.model
         self.modalities = modalities
@@ -62,6 +63,9 @@ class FusionModel(EncodeThenFuse):
         use_cross = cross_modal and len(modalities) > 1 and model.cross_layers > 0
         self.cross = (CrossModalTransformer(modalities, model.hidden_size, model.num_heads, model.cross_layers,
                                             model.dropout) if use_cross else None)
+        self.own = (nn.ModuleDict({m: SelfAttentionStack(model.hidden_size, model.num_heads, self_layers,
+                                                          model.dropout) for m in modalities})
+                    if self_layers else None)
         self.fusion = build_fusion(fusion, model.hidden_size, len(modalities))
         self.nothing_present = LearnedVectors(1, model.hidden_size)
         self.heads = heads_for(config, model.hidden_size)
@@ -77,6 +81,8 @@ class FusionModel(EncodeThenFuse):
         kinds = self.modality_embedding(torch.arange(len(self.modalities), device=present.device))
         tokens = {m: encoded[m][0] + kinds[i] for i, m in enumerate(self.modalities)}
         valid = {m: encoded[m][1] for m in self.modalities}
+        if self.own is not None:
+            tokens = {m: self.own[m](tokens[m], valid[m]) for m in self.modalities}
         if self.cross is not None:
             tokens = self.cross(tokens, valid, present)
         vectors = torch.stack([masked_mean(tokens[m], valid[m]) for m in self.modalities], dim=1)

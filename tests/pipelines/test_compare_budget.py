@@ -37,20 +37,21 @@ def test_tuned_is_all_or_none_and_the_sweeps_must_share_their_budget(tmp_path):
 @pytest.mark.parametrize("preset", ["tiny", "mintrec", "mmsa", "text", "base"])
 def test_every_preset_gives_each_baseline_mmeis_trainable_budget(preset):
     """Trainable parameters, so tiny's frozen 11.7M-weight embedding table cannot make any
-    baseline pass. On base, text_only cannot match: the audio and visual encoders and
-    cross-modal layers it lacks hold 39% of MMEI's trainable weights, so it is refused and
-    must be left out with --models."""
+    baseline pass. On base, text_only lacks the audio and visual encoders and cross-modal
+    layers that hold 39% of MMEI's trainable weights: width alone cannot make that up, so
+    base gives it self-attention layers too (model.text_only_layers); without them it is
+    refused, naming the knobs."""
     from mmei.pipelines.compare_budget import parameter_counts
     from mmei.platform.config import load_config
     from mmei.platform.errors import UserInputError
     from mmei.platform.models.build import MODEL_TYPES
 
     config = load_config(preset)
-    kinds = [kind for kind in MODEL_TYPES if not (preset == "base" and kind == "text_only")]
-    counts = parameter_counts(config, kinds)
+    counts = parameter_counts(config, list(MODEL_TYPES))
     assert all(abs(c["trainable"] / counts["mmei"]["trainable"] - 1) <= 0.10 for c in counts.values())
     if preset == "tiny":
         assert counts["mmei"]["total"] - counts["mmei"]["trainable"] > 10_000_000  # the frozen table, not counted
     if preset == "base":
-        with pytest.raises(UserInputError, match=r"text_only .*\(-39%\).*--models"):
-            parameter_counts(config, ["mmei", "text_only"])
+        shallow = load_config(preset, ["model.text_only_layers=0"])  # width 512 alone: -38%
+        with pytest.raises(UserInputError, match=r"text_only .*\(-38%\).*model.text_only_layers.*--models"):
+            parameter_counts(shallow, ["mmei", "text_only"])

@@ -14,9 +14,14 @@ def with_presence(batch, presence):
     return {**batch, "present": torch.tensor([presence] * batch["present"].shape[0])}
 
 
-@pytest.fixture(scope="module", params=MODEL_TYPES)
+DEEP_TEXT_ONLY = "text_only+text_only_layers"  # text_only with its depth knob (base and paper set it)
+
+
+@pytest.fixture(scope="module", params=[*MODEL_TYPES, DEEP_TEXT_ONLY])
 def model(request):
     torch.manual_seed(0)
+    if request.param == DEEP_TEXT_ONLY:  # rows without text: the stack's null key keeps them finite
+        return build_model(load_config("tiny", ["model.type=text_only", "model.text_only_layers=2"]))
     return build_model(load_config("tiny", [f"model.type={request.param}"]))
 
 
