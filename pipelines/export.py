@@ -5,13 +5,12 @@ without Ray or a process group, so export works anywhere the checkpoint can be r
 """
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 from mmei.platform.bundle import save_bundle
+from mmei.platform.captured_output import captured_output
 from mmei.platform.config import Config
 from mmei.platform.models.build import build_model
 
@@ -24,13 +23,12 @@ def consolidated_state_dict(checkpoint_dir: Path) -> dict[str, Any]:
     and shown only if it fails."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
-    said = io.StringIO()
-    try:
-        with redirect_stdout(said), redirect_stderr(said):
+    with captured_output() as said:  # this thread's output only: comparison runs export concurrently
+        try:
             return get_fp32_state_dict_from_zero_checkpoint(str(checkpoint_dir), tag=DS_TAG)
-    except Exception as error:
-        raise RuntimeError(f"could not consolidate the DeepSpeed checkpoint {checkpoint_dir}: {error}\n"
-                           f"DeepSpeed's output:\n{said.getvalue()[-4000:]}") from error
+        except Exception as error:
+            raise RuntimeError(f"could not consolidate the DeepSpeed checkpoint {checkpoint_dir}: {error}\n"
+                               f"DeepSpeed's output:\n{said.getvalue()[-4000:]}") from error
 
 
 def bundle_from_checkpoint(checkpoint_dir: Path, config: Config, out: Path, extra: dict[str, Any] | None = None) -> Path:
