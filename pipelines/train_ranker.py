@@ -116,7 +116,8 @@ def train_rankers(logged: LoggedData, outputs: dict[str, Path], items: list[Item
         facts[inputs] = {"width": features.width, "inputs": inputs, "emotion_blind": emotion_blind, "history": history,
                          "train_rows": len(x), "val_rows": len(val_x),
                          "rows_left_out_by_equal_shards": {"train": len(x) % workers, "val": len(val_x) % workers}}
-    echo(f"ranker train: {facts[inputs]['train_rows']} train and {facts[inputs]['val_rows']} val (request, shown item) "
+    rows = next(iter(facts.values()))  # every variant has the same rows
+    echo(f"ranker train: {rows['train_rows']} train and {rows['val_rows']} val (request, shown item) "
          f"rows from {len(train_requests)} + {len(val_requests)} requests; {len(logged.test)} requests of the last "
          f"{holdout_days} day(s) held out; {', '.join(outputs)}; seed {seed}")
     storage = Path(storage or next(iter(outputs.values())) / "ray").resolve()

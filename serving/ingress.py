@@ -192,7 +192,7 @@ class Ingress:
                     limit: int = Query(default=50, ge=1, le=500)) -> dict[str, Any]:
         """The catalog, a page at a time."""
         if self.catalog is None:  # fetched from the Ranker once: a deployment's catalog never changes
-            total, page = await self.call(self.ranker.catalog, "ranker", 0, 10**9)
+            _, page = await self.call(self.ranker.catalog, "ranker", 0, 10**9)
             self.catalog = [CatalogItem(**item) for item in page]
         return {"total": len(self.catalog), "items": self.catalog[offset:offset + limit]}
 
