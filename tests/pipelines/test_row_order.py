@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmei.pipelines.feature_dataset import read_manifest
-from mmei.pipelines.prepare import prepare
+from mmei.pipelines.prepare import KEY_SPACE, key_boundaries, prepare
 from mmei.pipelines.sources.synthetic import write_corpus
 from mmei.pipelines.train import run_training
 from mmei.platform.config import load_config
@@ -51,6 +51,20 @@ def test_preparation_writes_rows_in_a_seeded_random_order_unless_told_to_keep_it
     assert same_label_neighbours(corpora / "features-shuffled") < 0.35
     assert read_manifest(corpora / "features-shuffled")["row_order"] == "shuffled (seed 0)"
     assert read_manifest(corpora / "features-sorted")["row_order"] == "input"
+
+
+def test_the_shuffle_writes_files_of_about_rows_per_file_not_one_per_block(corpora):
+    """480 rows at rows_per_file=120: 4 files. Left to sample its own boundaries, Ray's
+    sort wrote one file per featurizer block (2-3 rows each for the tests' corpus)."""
+    sizes = [pq.read_metadata(corpora / "features-shuffled" / name).num_rows
+             for name in read_manifest(corpora / "features-shuffled")["outputs"]]
+    assert len(sizes) == 4 and sum(sizes) == 480, sizes
+    assert min(sizes) >= 60, sizes  # equal key ranges hold about equal shares
+
+
+def test_the_key_boundaries_cut_the_key_space_evenly():
+    assert key_boundaries(4) == [KEY_SPACE // 4, KEY_SPACE // 2, 3 * KEY_SPACE // 4]
+    assert key_boundaries(1) == [KEY_SPACE - 1]  # never empty: Ray would sample instead
 
 
 def test_a_corpus_sorted_by_label_trains_as_well_as_the_same_corpus_shuffled(corpora, tmp_path):
