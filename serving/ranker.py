@@ -26,10 +26,10 @@ from mmei.platform.bundle import load_bundle
 from mmei.platform.catalog import load_catalog
 from mmei.platform.ranker_bundle import LearnedRanker
 from mmei.platform.store import ProfileEntry
+from mmei.platform.text_embedding import embed_texts
 from mmei.platform.user_history import user_vector
 
 UserLog = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # Store.user_log: (requests, feedback events)
-from mmei.platform.text_embedding import embed_texts
 
 
 @serve.deployment
