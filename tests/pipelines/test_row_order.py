@@ -55,7 +55,7 @@ def test_preparation_writes_rows_in_a_seeded_random_order_unless_told_to_keep_it
 
 def test_the_shuffle_writes_files_of_about_rows_per_file_not_one_per_block(corpora):
     """480 rows at rows_per_file=120: 4 files. Left to sample its own boundaries, Ray's
-    sort wrote one file per featurizer block (2-3 rows each for the tests' corpus)."""
+    sort wrote one file per block that reached it (2-3 rows each for 240 rows)."""
     sizes = [pq.read_metadata(corpora / "features-shuffled" / name).num_rows
              for name in read_manifest(corpora / "features-shuffled")["outputs"]]
     assert len(sizes) == 4 and sum(sizes) == 480, sizes
