@@ -103,7 +103,7 @@ def compare_at(corpus: Path, work: Path, config: Config, batch_size: int, input_
     """Single process, then Ray Data (on the running session), on the same shards: the ratio.
 
     Ray Data runs `mmei data prepare`'s default, rows in a seeded random order (a sort
-    of the raw media across blocks, which the single loop does not do); with
+    of the featurized rows across blocks, which the single loop does not do); with
     `input_order_too` also `--keep-order`, the same work as the loop."""
     start = time.perf_counter()
     rows = single_process(corpus, work / "single", config, batch_size)

@@ -104,24 +104,25 @@ def run_compare(config: Config, data_dir: Path, output: Path, seeds: int, kinds:
     bar = ProgressLine("compare: runs", seeds * len(kinds), indent=indent) if show_progress else None
     say = bar.message if bar else echo
     planned = [(kind, seed) for seed in range(seeds) for kind in kinds]
+    reuse = reuse or {}
     for kind, seed in planned:
-        result = (reuse or {}).get((kind, seed))
+        result = reuse.get((kind, seed))
         if result is not None and config_from_dict(json.loads((Path(result.bundle) / "bundle.json").read_text())[
                 "config"]) != with_model(config, kind, seed, tuned):
             raise UserInputError(f"the run given for {kind} seed {seed} was trained with another config: not the same budget")
-    pool = ThreadPoolExecutor(max_workers=max(1, parallel_runs))
+    pool = ThreadPoolExecutor(max_workers=parallel_runs)
     try:
         futures = {(kind, seed): pool.submit(run_training, with_model(config, kind, seed, tuned), data_dir,
                                              output / "runs" / f"{kind}-seed{seed}", echo=lambda _: None)
-                   for kind, seed in planned if (kind, seed) not in (reuse or {})}
+                   for kind, seed in planned if (kind, seed) not in reuse}
         for kind, seed in planned:
-            result = (reuse or {}).get((kind, seed)) or futures[(kind, seed)].result()
+            result = reuse.get((kind, seed)) or futures[(kind, seed)].result()
             ids, outputs = predict_split(load_bundle(result.bundle).model, data_dir, "test")
             test.add(kind, ids, outputs)
             metrics = joint_metrics(outputs.probabilities, outputs.labels)
             runs[kind].append(metrics)
             say(f"  {kind} seed {seed}: test macro-F1 mean {metrics['macro_f1_mean']:.4f}, loss "
-                f"{metrics['loss']:.4f} ({result.seconds:.0f}s{', trained above' if (kind, seed) in (reuse or {}) else ''})")
+                f"{metrics['loss']:.4f} ({result.seconds:.0f}s{', trained above' if (kind, seed) in reuse else ''})")
             if bar:
                 bar.update(sum(len(r) for r in runs.values()), f"{kind} seed {seed} done")
     finally:  # a failed run stops the runs not yet started
