@@ -74,10 +74,15 @@ def table_options(args: argparse.Namespace) -> dict | None:
 
 def cmd_data_import(args: argparse.Namespace) -> int:
     from mmei.pipelines.sources.importers import import_dataset
+    from mmei.pipelines.sources.shards import REJECTED_FILE
 
     report = import_dataset(args.format, Path(args.input), Path(args.output), table_options(args))
     print(f"imported {report['rows']} {args.format} samples to {args.output}: splits {report['splits']}, "
           f"present {report['present']}, labelled {report['labelled']}")
+    if report["files_rejected"]:
+        refused = sum(report["files_rejected"].values())
+        print(f"{report['files_in']} files in = {report['rows']} samples + {refused} rejected "
+              f"{report['files_rejected']}, kept with their bytes in {Path(args.output) / REJECTED_FILE}")
     if report["text_tokens"]:
         lengths = report["text_tokens"]
         print(f"text length in tokens: p50 {lengths['p50']}, p95 {lengths['p95']}, p99 {lengths['p99']}, "
@@ -208,13 +213,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         print(f"wrote {write_deploy_config(config, Path(args.write_config))}; deploy it with `serve deploy`")
         return 0
-    config.check_paths()
     config.check_auth(os.environ.get(config.api_key_env) or None)  # before Ray starts: an open API is refused
+    if config.mode == "recommend" and not config.catalog and config.bundle and (Path(config.bundle) / "bundle.json").is_file():
+        problem = config.catalog_problem()
+        if problem:  # the shipped catalog does not fit the bundle's labels: recognition still can be served
+            import dataclasses
+
+            config = dataclasses.replace(config, mode="analyze")
+            print(f"serving recognition only (mode=analyze): {problem}", flush=True)
+    config.check_paths()  # a catalog the user named must fit: fails here in a second, not in a replica
     with ray_session(args.address, quiet=not args.verbose, announce=print):
         url = start(config)
         print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C stops", flush=True)
-        print(f"  curl -s {url}/v1/recommend -H 'content-type: application/json' "
-              f"-d '{{\"user_id\": \"u1\", \"text\": \"I could use something calming\", \"k\": 3}}'", flush=True)
+        if config.mode == "recommend":
+            print(f"  curl -s {url}/v1/recommend -H 'content-type: application/json' "
+                  f"-d '{{\"user_id\": \"u1\", \"text\": \"I could use something calming\", \"k\": 3}}'", flush=True)
+        else:
+            print(f"  curl -s {url}/v1/analyze -H 'content-type: application/json' "
+                  f"-d '{{\"audio\": \"'$(base64 -w0 CLIP.wav)'\"}}'", flush=True)
         try:
             while True:
                 time.sleep(3600)
@@ -369,6 +385,16 @@ def cmd_bench_text(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_media(args: argparse.Namespace) -> int:
+    from mmei.cluster.bench_media import run_bench
+
+    if args.seeds < 1 or (args.epochs is not None and args.epochs < 1):
+        raise UserInputError("--seeds and --epochs must be >= 1")
+    run_bench(args.command.split()[1], Path(args.input), Path(args.output), args.epochs, args.seeds,
+              list(args.overrides))
+    return 0
+
+
 COMMANDS = {
     "data synth": cmd_data_synth, "data import": cmd_data_import, "data prepare": cmd_data_prepare,
     "data synth-catalog": cmd_data_synth_catalog, "data simulate-interactions": cmd_data_simulate,
@@ -376,6 +402,7 @@ COMMANDS = {
     "ranker eval": cmd_eval_ranker, "serve": cmd_serve, "ab report": cmd_ab_report, "quickstart": cmd_quickstart,
     "submit": cmd_submit, "jobs": cmd_jobs, "bench data": cmd_bench_data, "bench train": cmd_bench_train,
     "bench serve": cmd_bench_serve, "bench text": cmd_bench_text,
+    "bench audio": cmd_bench_media, "bench visual": cmd_bench_media,
 }
 
 

@@ -101,11 +101,13 @@ def add_data_verbs(verbs) -> None:
     synth.set_defaults(command="data synth")
 
     imp = data_verbs.add_parser("import", help="known dataset layouts → modality shards")
-    imp.add_argument("--format", required=True, choices=["mmsa", "mintrec", "meld", "folder", "table"])
+    imp.add_argument("--format", required=True, choices=["mmsa", "mintrec", "meld", "folder", "table", "ravdess", "fer2013"])
     imp.add_argument("--input", required=True,
-                     help="a pickle (mmsa), a folder (mintrec, meld, folder) or a .csv/.tsv/.jsonl/.parquet (table)")
+                     help="a pickle (mmsa), a folder (mintrec, meld, folder, ravdess, fer2013), a .csv/.tsv/.jsonl/"
+                          ".parquet (table) or fer2013.csv (fer2013)")
     add_output(imp, "new folder for the modality shards")
-    imp.add_argument("--text-column", help="table: the text column (default: text)")
+    imp.add_argument("--text-column", help="table: the text column (default: text, when the table has one; "
+                                           "audio-only and image-only tables need none)")
     imp.add_argument("--label-column", action="append", metavar="HEAD=COLUMN",
                      help="table: a label column per head, repeatable (default: columns named emotion, sentiment, "
                           "intent)")
@@ -325,3 +327,14 @@ def add_bench_verbs(verbs) -> None:
     bench_text.add_argument("--seeds", type=int, default=2, help="training runs, one per seed (default: 2)")
     add_overrides(bench_text, "train.batch_size=32 (the text preset)")
     bench_text.set_defaults(command="bench text")
+    for modality, corpus, baseline, preset in (("audio", "RAVDESS speech", "MFCC statistics", "audio"),
+                                                ("visual", "FER2013 faces", "HOG", "visual")):
+        bench_media = bench_verbs.add_parser(modality, help=f"the {modality} path on REAL {corpus} vs {baseline} + "
+                                                            "logistic regression, with a paired bootstrap CI")
+        bench_media.add_argument("--input", required=True, help=f"a copy of {corpus} (see `make bench-{modality}`)")
+        add_output(bench_media, f"new folder for every output (default: runs/bench-{modality})", required=False,
+                   default=f"runs/bench-{modality}")
+        bench_media.add_argument("--epochs", type=int, help=f"epochs per training run (default: the {preset} preset's)")
+        bench_media.add_argument("--seeds", type=int, default=2, help="training runs, one per seed (default: 2)")
+        add_overrides(bench_media, "train.batch_size=32")
+        bench_media.set_defaults(command=f"bench {modality}")

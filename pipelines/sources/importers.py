@@ -4,14 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mmei.pipelines.sources.fer2013 import Fer2013Reader
 from mmei.pipelines.sources.folder import FolderReader
 from mmei.pipelines.sources.meld import MeldReader
 from mmei.pipelines.sources.mintrec import read_mintrec
 from mmei.pipelines.sources.mmsa import MmsaReader
+from mmei.pipelines.sources.ravdess import RavdessReader
 from mmei.pipelines.sources.shards import ImportFormatError, write_shards
 from mmei.pipelines.sources.table import TableReader
 
-FORMATS = ("mmsa", "mintrec", "meld", "folder", "table")
+FORMATS = ("mmsa", "mintrec", "meld", "folder", "table", "ravdess", "fer2013")
 
 
 def import_dataset(fmt: str, source: Path, out: Path, table: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -32,8 +34,15 @@ def import_dataset(fmt: str, source: Path, out: Path, table: dict[str, Any] | No
             raise ImportFormatError(f"{source}: the mmsa format is one pickle file (e.g. aligned_50.pkl)")
         reader = MmsaReader(source)
         return write_shards(reader, out, "mmsa", notes=lambda: {"nonfinite_values_zeroed": reader.zeroed})
+    if fmt == "fer2013":  # a folder of class folders, or the original fer2013.csv
+        reader = Fer2013Reader(source)
+        return write_shards(reader, out, "fer2013", notes=reader.notes, rejected=lambda: reader.rejected,
+                            root=source if source.is_dir() else None)
     if not source.is_dir():
         raise ImportFormatError(f"{source}: the {fmt} format is a folder")
+    if fmt == "ravdess":
+        reader = RavdessReader(source)
+        return write_shards(reader, out, "ravdess", notes=reader.notes, rejected=lambda: reader.rejected, root=source)
     if fmt == "mintrec":
         return write_shards(read_mintrec(source), out, "mintrec")
     if fmt == "meld":

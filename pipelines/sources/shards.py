@@ -8,6 +8,8 @@ feature widths (the settings `mmei data prepare` will need).
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -79,12 +81,68 @@ def suggested_text_tokens(lengths: dict[str, int]) -> int:
     return min(MAX_TEXT_TOKENS, max(8, -(-lengths["p95"] // 8) * 8))
 
 
+def label_space_overrides(label_space: dict[str, list[str]]) -> list[str]:
+    """A format that knows its classes says so: `labels.emotion=[neutral, calm, …]`."""
+    return [f"labels.{head}=[{', '.join(names)}]" for head, names in label_space.items()]
+
+
+REJECTED_FILE = "_quarantine/import-rejected.parquet"
+REJECTED_SCHEMA = pa.schema([("file", pa.string()), ("reason", pa.string()), ("detail", pa.string()),
+                             ("content", pa.binary())])
+
+
+def write_rejected(rejected: list[dict[str, Any]], root: Path | None, out: Path) -> dict[str, int]:
+    """Files an importer could not turn into a sample, kept aside with their bytes and
+    reason in `_quarantine/` (which `mmei data prepare` never reads); reason → count."""
+    rows = []
+    for item in rejected:
+        content = item.get("content")
+        source = (root / item["file"]) if root is not None else None
+        if content is None and source is not None and source.is_file():
+            content = source.read_bytes()
+        rows.append({"file": item["file"], "reason": item["reason"], "detail": item.get("detail", ""),
+                     "content": content})
+    path = out / REJECTED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=REJECTED_SCHEMA), path)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["reason"]] = counts.get(row["reason"], 0) + 1
+    return counts
+
+
 def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_per_shard: int = 1000,
-                 notes: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`notes` is called after every row is written: readers count what they saw."""
-    out.mkdir(parents=True, exist_ok=True)
-    if any(out.glob("*.parquet")):
-        raise FileExistsError(f"{out} already holds Parquet files; choose an empty folder")
+                 notes: Callable[[], dict[str, Any]] | None = None,
+                 rejected: Callable[[], list[dict[str, Any]]] | None = None, root: Path | None = None) -> dict[str, Any]:
+    """`notes` and `rejected` are called after every row is written: readers count what
+    they saw, and list the files they refused (`root` is where those files lie).
+
+    Everything is written to a hidden folder beside `out`, renamed to `out` only once
+    the import is whole: a failed import leaves nothing that a retry must clean up.
+    """
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} already holds files; choose an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would make the shards private to this user
+    try:
+        report = _write_rows(rows, staging, source, rows_per_shard)
+        report.update(notes() if notes else {})
+        report["prepare_overrides"] += label_space_overrides(report.get("label_space", {}))
+        refused = rejected() if rejected else []
+        report["files_rejected"] = write_rejected(refused, root, staging) if refused else {}
+        report["files_in"] = report["rows"] + len(refused)
+        (staging / "_import.json").write_text(json.dumps(report, indent=2))
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return report
+
+
+def _write_rows(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_per_shard: int) -> dict[str, Any]:
     report: dict[str, Any] = {"source": source, "rows": 0, "splits": {}, "present": {"text": 0, "audio": 0, "visual": 0},
                               "labelled": {"emotion": 0, "sentiment": 0, "intent": 0}, "feature_dims": {}, "files": []}
     schema = MODALITY_SCHEMA.with_metadata({b"mmei.source": source.encode()})
@@ -120,7 +178,6 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
         flush()
     if not report["rows"]:
         raise ImportFormatError(f"no samples found for format {source!r}")
-    report.update(notes() if notes else {})
     report["text_tokens"] = text_lengths.summary()
     report["feature_steps"] = {key: length_summary(values) for key, values in feature_steps.items() if values}
     dims = report["feature_dims"]
@@ -134,5 +191,4 @@ def write_shards(rows: Iterable[dict[str, Any]], out: Path, source: str, rows_pe
     if "visual_features" in dims:
         hints += ["features.visual_input=features", f"features.visual_feature_dim={dims['visual_features']}"]
     report["prepare_overrides"] = hints
-    (out / "_import.json").write_text(json.dumps(report, indent=2))
     return report

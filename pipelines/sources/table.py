@@ -2,7 +2,9 @@
 
 The common case of "a spreadsheet of texts and labels". Columns are mapped by name:
 
-    --text-column text                  the text (empty = no text)
+    --text-column text                  the text (empty = no text); by default a
+                                        column named `text`, and audio-only or
+                                        image-only tables need none
     --label-column sentiment=category   head=column, repeatable; by default a column
                                         named like a head (emotion, sentiment, intent)
     --split-column split                train / val (or dev, valid) / test; without
@@ -60,7 +62,7 @@ def hashed_split(sample_id: str) -> str:
 
 
 class TableReader:
-    def __init__(self, path: Path, text_column: str = "text", label_columns: dict[str, str] | None = None,
+    def __init__(self, path: Path, text_column: str | None = None, label_columns: dict[str, str] | None = None,
                  split_column: str | None = None, id_column: str | None = None, audio_column: str | None = None,
                  image_column: str | None = None):
         if path.suffix.lower() not in SUFFIXES:
@@ -118,6 +120,11 @@ class TableReader:
             self.label_columns = {head: head for head in HEADS if head in names}
         if self.split_column is None and "split" in names:
             self.split_column = "split"
+        if self.text_column is None and "text" in names:
+            self.text_column = "text"
+        if self.text_column is None and not (self.audio_column or self.image_column):
+            raise ImportFormatError(f"{self.path}: no column 'text' and no --audio-column or --image-column; name the "
+                                    f"text with --text-column (columns are {', '.join(names)})")
         if self.id_column is None:
             self.id_column = next((name for name in ("sample_id", "id") if name in names), None)
         self.hashed_splits = self.split_column is None
@@ -157,7 +164,7 @@ class TableReader:
             if sample_id in seen:
                 raise ImportFormatError(f"{where}: duplicate id {sample_id!r}")
             seen.add(sample_id)
-            text = record.get(self.text_column)
+            text = record.get(self.text_column) if self.text_column else None
             images = record.get(self.image_column) if self.image_column else None
             frames = [self._media(part, where) for part in str(images).split(";") if part.strip()] if images else None
             yield {

@@ -65,8 +65,23 @@ def test_media_columns_read_files_relative_to_the_table(tmp_path):
     assert rows["b"]["audio"] is None and rows["b"]["frames"] is None
 
 
+def test_audio_only_and_image_only_tables_need_no_text_column(tmp_path):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "a.wav").write_bytes(b"RIFF-audio")
+    (tmp_path / "media" / "b.png").write_bytes(b"png")
+    (tmp_path / "speech.csv").write_text("id,path,emotion\na,media/a.wav,angry\n")
+    import_dataset("table", tmp_path / "speech.csv", tmp_path / "speech", {"audio_column": "path"})
+    (tmp_path / "faces.csv").write_text("id,path,emotion\nb,media/b.png,happy\n")
+    import_dataset("table", tmp_path / "faces.csv", tmp_path / "faces", {"image_column": "path"})
+    speech, faces = rows_of(tmp_path / "speech")["a"], rows_of(tmp_path / "faces")["b"]
+    assert speech["text"] is None and speech["audio"] == b"RIFF-audio" and speech["emotion"] == "angry"
+    assert faces["text"] is None and faces["frames"] == [b"png"] and faces["emotion"] == "happy"
+
+
 @pytest.mark.parametrize("content, options, message", [
-    ("id,body\na,hi\n", {}, "no column 'text' \\(--text-column\\); columns are id, body"),
+    ("id,body\na,hi\n", {}, "no column 'text' and no --audio-column or --image-column; name the text with "
+                            "--text-column \\(columns are id, body\\)"),
+    ("id,body\na,hi\n", {"text_column": "text"}, "no column 'text' \\(--text-column\\); columns are id, body"),
     ("id,text,split\na,hi,training\n", {}, "t.csv row 2: split 'training'"),
     ("id,text\na,hi\na,again\n", {}, "t.csv row 3: duplicate id 'a'"),
     ("id,text,audio\na,hi,missing.wav\n", {"audio_column": "audio"}, "t.csv row 2: media file 'missing.wav'"),
