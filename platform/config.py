@@ -128,10 +128,12 @@ class ModelConfig:
     # reduce-scatter ~47 MB more gradients (bench train: 0.47 → see README).
     text_freeze_embeddings: bool = True
     # audio: conv subsampling + transformer over log-mel, or a transformers Wav2Vec2Model
-    audio_encoder: str = "conv"  # conv | wav2vec2
-    audio_layers: int = 1  # transformer layers of the conv audio encoder
+    audio_encoder: str = "conv"  # conv | cnn2d (real speech: a 2-D CNN over the log-mel) | wav2vec2
+    audio_layers: int = 1  # transformer layers of the conv and cnn2d audio encoders
+    audio_channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # cnn2d: channels per block
     # visual: small CNN per frame + temporal transformer, or a transformers ViTModel
-    visual_encoder: str = "cnn"  # cnn | vit
+    visual_encoder: str = "cnn"  # cnn | convnet (real faces: VGG-style with GroupNorm) | vit
+    visual_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])  # convnet: channels per block
     visual_layers: int = 1  # temporal transformer layers of the CNN visual encoder
     # local folder for wav2vec2 / vit weights; None builds the class from `*_hf_config`
     # with random weights (tests exercise the path that way: no such weights ship)
@@ -144,8 +146,12 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _check_choice("model.type", self.type, ("mmei", "text_only", "early_fusion", "late_fusion", "mult"))
         _check_choice("model.fusion", self.fusion, ("attention", "gated", "concat"))
-        _check_choice("model.audio_encoder", self.audio_encoder, ("conv", "wav2vec2"))
-        _check_choice("model.visual_encoder", self.visual_encoder, ("cnn", "vit"))
+        _check_choice("model.audio_encoder", self.audio_encoder, ("conv", "cnn2d", "wav2vec2"))
+        _check_choice("model.visual_encoder", self.visual_encoder, ("cnn", "convnet", "vit"))
+        for name in ("audio_channels", "visual_channels"):
+            channels = getattr(self, name)
+            if not channels or any(not isinstance(c, int) or c < 1 for c in channels):
+                raise ValueError(f"model.{name} must be a non-empty list of positive channel counts, got {channels}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"model.hidden_size ({self.hidden_size}) must divide by model.num_heads ({self.num_heads})")
         unknown = set(self.baseline_widths) - {"early_fusion", "late_fusion", "text_only"}

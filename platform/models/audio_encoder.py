@@ -1,4 +1,5 @@
-"""Audio encoders: conv subsampling + transformer over log-mel, or Wav2Vec2.
+"""Audio encoders: conv subsampling + transformer over log-mel, a 2-D CNN over the
+log-mel (`cnn2d`, spectrogram_cnn.py), or Wav2Vec2.
 
 The paper uses Wav2Vec2 for speech. No Wav2Vec2 weights ship in any package we can
 reach offline, so `audio_encoder: wav2vec2` loads a local folder
@@ -12,6 +13,7 @@ from torch import nn
 
 from mmei.platform.config import FeatureConfig, ModelConfig
 from mmei.platform.models.layers import SequenceTransformer
+from mmei.platform.models.spectrogram_cnn import SpectrogramCnnEncoder
 
 
 class ConvAudioEncoder(nn.Module):
@@ -93,6 +95,10 @@ def build_audio_encoder(model: ModelConfig, features: FeatureConfig, pretrained:
         if features.audio_input != "waveform":
             raise ValueError("model.audio_encoder=wav2vec2 needs features.audio_input=waveform")
         return Wav2Vec2AudioEncoder(model, pretrained)
+    if model.audio_encoder == "cnn2d":
+        if features.audio_input != "logmel":
+            raise ValueError("model.audio_encoder=cnn2d needs features.audio_input=logmel")
+        return SpectrogramCnnEncoder(model, features)
     if features.audio_input == "waveform":
         raise ValueError("model.audio_encoder=conv needs features.audio_input=logmel or features")
     return ConvAudioEncoder(model, features)

@@ -1,6 +1,6 @@
 """Visual encoders: a per-frame image model followed by a temporal transformer.
 
-`cnn` is a small 3-layer CNN; `vit` is a transformers ViTModel (the paper's choice
+`cnn` is a small 3-layer CNN; `convnet` a VGG-style face CNN (face_cnn.py); `vit` is a transformers ViTModel (the paper's choice
 for faces), loaded from `visual_model_path` or built from `visual_hf_config`.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mmei.platform.config import FeatureConfig, ModelConfig
+from mmei.platform.models.face_cnn import FaceConvNet
 from mmei.platform.models.layers import SequenceTransformer
 
 
@@ -81,6 +82,8 @@ class VisualEncoder(nn.Module):
                                        nn.Linear(features.visual_feature_dim, model.hidden_size))
         elif self.vit:
             self.frame = VitFrames(model, features, pretrained)
+        elif model.visual_encoder == "convnet":
+            self.frame = FaceConvNet(model)
         else:
             self.frame = SmallCnn(model.hidden_size)
         self.sequence = SequenceTransformer(model.hidden_size, model.num_heads, model.visual_layers,
