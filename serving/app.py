@@ -111,10 +111,12 @@ def application(config: ServeConfig) -> Application:
                   "audio_encoder": model_deployment(AudioEncoder, "audio_encoder", replicas.audio_encoder),
                   "visual_encoder": model_deployment(VisualEncoder, "visual_encoder", replicas.visual_encoder),
                   "fusion": model_deployment(Fusion, "fusion", replicas.fusion)}
-    ranker_inputs = (bundle, str(config.catalog_path), config.ranker, config.floor)
-    ranker = pinned(Ranker.options(**deployment_options(config, "ranker", replicas.ranker),
-                                   user_config={"ranker_bundle": config.ranker_bundle or None}),
-                    *ranker_inputs).bind(*ranker_inputs)
+    ranker = None  # mode analyze: recognition only, no catalog to rank
+    if config.mode == "recommend":
+        ranker_inputs = (bundle, str(config.catalog_path), config.ranker, config.floor)
+        ranker = pinned(Ranker.options(**deployment_options(config, "ranker", replicas.ranker),
+                                       user_config={"ranker_bundle": config.ranker_bundle or None}),
+                        *ranker_inputs).bind(*ranker_inputs)
     # The ranker bundle reaches the Ranker only through its user_config, so swapping it
     # changes nothing else: Serve calls Ranker.reconfigure on the live replicas.
     ingress_config = dataclasses.replace(config, ranker_bundle="")

@@ -13,11 +13,13 @@ from typing import Any
 
 from mmei.platform.affect_ranker import RankerWeights
 from mmei.platform.config import ConfigError, load_typed
+from mmei.platform.errors import UserInputError
 from mmei.platform.experiments import Variant, check_variants
 
 DEFAULT_CATALOG = Path(__file__).resolve().parent / "catalog" / "synthetic-catalog.csv"
 DEPLOYMENTS = ("text_encoder", "audio_encoder", "visual_encoder", "fusion", "recognizer", "ranker", "ingress")
 TOPOLOGIES = ("graph", "compact")
+MODES = ("recommend", "analyze")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -112,6 +114,10 @@ class ServeConfig:
     # graph: encoders, fusion and ranker as separate deployments (a cluster: encoders scale apart,
     # on their own GPUs) | compact: one Recognizer (encoders + fusion) and the Ranker (one node: fewer hops)
     topology: str = "graph"
+    # recommend: every route | analyze: recognition only (/v1/analyze), no catalog and no
+    # Ranker; for a bundle whose labels no catalog targets yet (`mmei serve` picks it when
+    # the shipped catalog does not fit the bundle, and says so)
+    mode: str = "recommend"
     floor: bool = False  # benchmark only: each model replica answers with its first answer (bench serve's floor)
     limits: Limits = field(default_factory=Limits)
     auth: Auth = field(default_factory=Auth)
@@ -123,6 +129,8 @@ class ServeConfig:
 
     def __post_init__(self) -> None:
         check_variants(self.variants)
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.topology not in TOPOLOGIES:
             raise ValueError(f"topology must be one of {TOPOLOGIES}, got {self.topology!r}")
         if self.proxy_location not in ("EveryNode", "HeadOnly"):
@@ -153,14 +161,32 @@ class ServeConfig:
             raise ConfigError(f"host {self.host} is reachable from other machines and {self.api_key_env} is not set: "
                               f"set an API key in {self.api_key_env}, or auth.allow_open=true to serve without one")
 
+    def catalog_problem(self) -> str | None:
+        """Why the catalog cannot serve this bundle (a missing file, a bad row, an emotion
+        the bundle does not recognise), found here in a second rather than in a replica."""
+        from mmei.platform.bundle import bundle_config
+        from mmei.platform.catalog import load_catalog
+
+        if not self.catalog_path.is_file():
+            return f"catalog {self.catalog_path} does not exist"
+        labels = bundle_config(self.bundle).labels
+        try:
+            load_catalog(self.catalog_path, labels)
+        except UserInputError as error:
+            return f"{error} (the labels of bundle {self.bundle}); give a catalog for them, or mode=analyze"
+        return None
+
     def check_paths(self) -> None:
         """Fail before deploying, not in a replica: the bundle and catalog must exist."""
         if not self.bundle:
             raise ConfigError("serving needs a model bundle: --bundle DIR (or bundle=DIR)")
         if not (Path(self.bundle) / "bundle.json").is_file():
             raise ConfigError(f"bundle {self.bundle} is not a model bundle (no bundle.json)")
-        if not self.catalog_path.is_file():
-            raise ConfigError(f"catalog {self.catalog_path} does not exist")
+        if self.mode == "analyze":
+            return
+        problem = self.catalog_problem()
+        if problem:
+            raise ConfigError(problem)
         if any(v.ranker == "learned" for v in self.variants) and not self.ranker_bundle:
             raise ConfigError("a variant uses ranker: learned, so ranker_bundle must name a `mmei train-ranker` bundle")
         if self.ranker_bundle and not (Path(self.ranker_bundle) / "ranker.json").is_file():

@@ -94,7 +94,7 @@ def encode_then_fuse(encode: Encode, fuse: Fuse) -> RecogniseMedia:
 
 
 class RecommendFlow:
-    def __init__(self, config: ServeConfig, store: Store, recognise_media: RecogniseMedia, rank: Rank,
+    def __init__(self, config: ServeConfig, store: Store, recognise_media: RecogniseMedia, rank: Rank | None,
                  store_call: StoreCall = in_thread):
         """`store_call` runs a store method: the ingress's retries within the deadline, or a plain thread."""
         self.config, self.store = config, store

@@ -87,8 +87,8 @@ class Ingress:
             recognise = encode_then_fuse(
                 lambda modality, value: self.call(models[f"{modality}_encoder"], f"{modality}_encoder", value),
                 functools.partial(self.call, models["fusion"], "fusion"))
-        self.flow = RecommendFlow(config, self.store, recognise, functools.partial(self.call, ranker.rank, "ranker"),
-                                  store_call=self.store_call)
+        rank = functools.partial(self.call, ranker.rank, "ranker") if ranker is not None else None
+        self.flow = RecommendFlow(config, self.store, recognise, rank, store_call=self.store_call)
         self.api_key = os.environ.get(config.api_key_env) or None
         app.state.max_body_bytes = config.limits.max_body_bytes
         app.state.request_timeout_s = config.limits.request_timeout_s
@@ -138,6 +138,12 @@ class Ingress:
     def check_api_key(self, given: str | None) -> None:
         http.check_api_key(self.api_key, given)
 
+    def check_recommending(self) -> None:
+        """mode analyze deploys no Ranker: the routes that rank say so instead of failing."""
+        if self.ranker is None:
+            raise ApiError(404, "this deployment serves recognition only (mode=analyze): POST /v1/analyze; it has no "
+                                "catalog whose target emotions match the model's labels to recommend from")
+
     @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=ERRORS, openapi_extra=RECOGNITION_SECURITY,
               operation_id="analyze")
     async def analyze(self, request: RecognitionRequest, x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
@@ -156,6 +162,7 @@ class Ingress:
         Its `request_id` is the id to send feedback for (and the X-Request-ID header)."""
         if self.config.auth.protect_recognition:
             self.check_api_key(x_api_key)
+        self.check_recommending()
         answer = await self.flow.recommend(request, request_id=http_request.state.request_id)
         http_request.state.variant = answer["variant"]
         return answer
@@ -191,6 +198,7 @@ class Ingress:
     async def items(self, offset: int = Query(default=0, ge=0, le=10**9),
                     limit: int = Query(default=50, ge=1, le=500)) -> dict[str, Any]:
         """The catalog, a page at a time."""
+        self.check_recommending()
         if self.catalog is None:  # fetched from the Ranker once: a deployment's catalog never changes
             _, page = await self.call(self.ranker.catalog, "ranker", 0, 10**9)
             self.catalog = [CatalogItem(**item) for item in page]
@@ -220,7 +228,7 @@ class Ingress:
 
         checks = {"store": asyncio.to_thread(self.store.ping),
                   **{name: handle.ready.remote() for name, handle in self.models.items()},
-                  "ranker": self.ranker.ready.remote()}
+                  **({"ranker": self.ranker.ready.remote()} if self.ranker is not None else {})}
         results = dict(zip(checks, await asyncio.gather(*(probe(check) for check in checks.values()))))
         ready = all(result == "ok" for result in results.values())
         return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
