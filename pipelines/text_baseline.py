@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmei.pipelines.feature_dataset import read_manifest
+from mmei.pipelines.logistic_on_val import logistic_regression_on_val
 from mmei.platform.labels import IGNORE_INDEX
 
 C_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -39,8 +40,6 @@ def labelled_texts(data_dir: Path, head: str) -> dict[str, dict[str, Any]]:
 def tfidf_logistic_regression(data_dir: Path, head: str, evaluate_on: str = "test") -> dict[str, Any]:
     """Fit on train, pick C on val, predict `evaluate_on`: ids, predictions, labels, C."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import f1_score
 
     data = labelled_texts(data_dir, head)
     for split in ("train", "val", evaluate_on):
@@ -49,11 +48,8 @@ def tfidf_logistic_regression(data_dir: Path, head: str, evaluate_on: str = "tes
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
     train = vectorizer.fit_transform(data["train"]["texts"])
     val = vectorizer.transform(data["val"]["texts"])
-    fitted = []
-    for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=2000).fit(train, data["train"]["labels"])
-        fitted.append((f1_score(data["val"]["labels"], model.predict(val), average="macro"), c, model))
-    val_f1, best_c, model = max(fitted, key=lambda item: (item[0], -item[1]))
+    val_f1, best_c, model = logistic_regression_on_val(train, data["train"]["labels"], val, data["val"]["labels"],
+                                                       C_GRID)
     target = data[evaluate_on]
     return {"ids": target["ids"], "labels": target["labels"], "C": best_c, "val_macro_f1": float(val_f1),
             "predictions": model.predict(vectorizer.transform(target["texts"]))}
