@@ -14,12 +14,12 @@ the tabs and lines after it as a quoted field would.
 from __future__ import annotations
 
 import csv
-import pickle
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
+from mmei.pipelines.sources.safe_pickle import load_data_pickle
 from mmei.pipelines.sources.shards import ImportFormatError
 
 SPLIT_FILES = {"train.tsv": "train", "dev.tsv": "val", "test.tsv": "test"}
@@ -30,11 +30,7 @@ def _features(folder: Path, name: str) -> dict[str, Any]:
     path = folder / name
     if not path.is_file():
         return {}
-    try:
-        with path.open("rb") as handle:
-            features = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError) as error:
-        raise ImportFormatError(f"{path}: not a readable pickle ({error})") from None
+    features = load_data_pickle(path)  # never runs code a pickle names
     if not isinstance(features, dict):
         raise ImportFormatError(f"{path}: expected a dict of utterance index → feature array")
     return features

@@ -16,12 +16,12 @@ These corpora have no emotion or intent labels, so those stay null.
 """
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
+from mmei.pipelines.sources.safe_pickle import load_data_pickle
 from mmei.pipelines.sources.shards import ImportFormatError
 
 SPLITS = {"train": "train", "valid": "val", "test": "test"}
@@ -61,11 +61,7 @@ class MmsaReader:
         return rows.tolist()
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as handle:
-                data = pickle.load(handle)
-        except (OSError, pickle.UnpicklingError, EOFError) as error:
-            raise ImportFormatError(f"{self.path}: not a readable pickle ({error})") from None
+        data = load_data_pickle(self.path)  # never runs code a pickle names
         if not isinstance(data, dict) or not set(SPLITS) & set(data):
             raise ImportFormatError(f"{self.path}: expected a dict with train / valid / test, got {type(data).__name__}")
         for name, split_name in SPLITS.items():
