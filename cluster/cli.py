@@ -76,7 +76,8 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     from mmei.pipelines.sources.importers import import_dataset
     from mmei.pipelines.sources.shards import REJECTED_FILE
 
-    report = import_dataset(args.format, Path(args.input), Path(args.output), table_options(args))
+    report = import_dataset(args.format, Path(args.input), Path(args.output), table_options(args),
+                            allow_outside_root=args.allow_outside_root)
     print(f"imported {report['rows']} {args.format} samples to {args.output}: splits {report['splits']}, "
           f"present {report['present']}, labelled {report['labelled']}")
     if report["files_rejected"]:

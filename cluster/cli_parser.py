@@ -116,6 +116,9 @@ def add_data_verbs(verbs) -> None:
     imp.add_argument("--id-column", help="table: the sample id (default: sample_id or id, else the row number)")
     imp.add_argument("--audio-column", help="table: audio file paths, relative to the table")
     imp.add_argument("--image-column", help="table: image file paths relative to the table; several joined by ;")
+    imp.add_argument("--allow-outside-root", action="store_true",
+                     help="read media whose path or link leads outside the dataset's folder (by default such "
+                          "files are kept aside with a reason, never read)")
     imp.set_defaults(command="data import")
 
     catalog = data_verbs.add_parser("synth-catalog", help="write a SYNTHETIC AIGC catalog (CSV) for serving")

@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 from PIL import Image
 
+from mmei.pipelines.sources.confine import link_rejection, outside_root
 from mmei.pipelines.sources.media import IMAGE_SUFFIXES
 from mmei.pipelines.sources.shards import ImportFormatError
 
@@ -55,8 +56,9 @@ def pixels_png(text: str, where: str) -> bytes:
 
 
 class Fer2013Reader:
-    def __init__(self, source: Path):
+    def __init__(self, source: Path, allow_outside_root: bool = False):
         self.source = source
+        self.allow_outside_root = allow_outside_root
         self.rejected: list[dict[str, Any]] = []
         self.csv = source / "fer2013.csv" if source.is_dir() and (source / "fer2013.csv").is_file() else \
             source if source.is_file() else None
@@ -78,7 +80,9 @@ class Fer2013Reader:
                 for name in sorted(names):
                     path = Path(folder) / name
                     relative = str(path.relative_to(self.source))
-                    if label not in LABEL_SPACE:
+                    if not self.allow_outside_root and outside_root(path, self.source):
+                        self.rejected.append(link_rejection(path, self.source))
+                    elif label not in LABEL_SPACE:
                         self.rejected.append({"file": relative, "reason": "not_in_a_class_folder"})
                     elif os.path.splitext(name)[1].lower() not in IMAGE_SUFFIXES:
                         self.rejected.append({"file": relative, "reason": "not_an_image"})

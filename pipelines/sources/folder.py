@@ -20,9 +20,9 @@ from mmei.pipelines.sources.shards import ImportFormatError
 
 
 class FolderReader:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, allow_outside_root: bool = False):
         self.folder = folder
-        self.media = MediaIndex(folder)
+        self.media = MediaIndex(folder, allow_outside_root)
         self.unlisted = 0
 
     def _labels(self) -> dict[str, dict[str, str]]:

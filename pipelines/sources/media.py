@@ -14,6 +14,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from mmei.pipelines.sources.confine import link_rejection, outside_root
 from mmei.pipelines.sources.shards import ImportFormatError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -32,8 +33,9 @@ def kind_of(suffix: str) -> str | None:
 
 
 class MediaIndex:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, allow_outside_root: bool = False):
         self.folder = folder
+        self.rejected: list[dict] = []  # links that leave the folder (confine.py)
         self.by_key: dict[tuple[str, str], list[Path]] = defaultdict(list)  # (kind, stem) → files
         self.numbered: dict[str, list[tuple[int, Path]]] = defaultdict(list)  # KEY → [(n, KEY_n.png)]
         self.frame_dirs: dict[str, list[Path]] = {}  # KEY → images directly inside KEY/
@@ -48,6 +50,9 @@ class MediaIndex:
                     continue
                 path = Path(root) / name
                 self.files += 1
+                if not allow_outside_root and outside_root(path, folder):
+                    self.rejected.append(link_rejection(path, folder))
+                    continue
                 self.by_key[(kind, stem)].append(path)
                 if kind == "image":
                     images.append(path)

@@ -38,8 +38,10 @@ def _read_text(path: Path) -> str:
 
 
 class MeldReader:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, allow_outside_root: bool = False):
         self.folder = folder
+        self.allow_outside_root = allow_outside_root
+        self.rejected: list[dict[str, Any]] = []  # links that leave the dataset (confine.py)
         self.video_only = 0
         self.media_folders: dict[str, str | None] = {}
 
@@ -48,7 +50,9 @@ class MeldReader:
         for name in MEDIA_FOLDERS[split]:
             if (self.folder / name).is_dir():
                 self.media_folders[split] = name
-                return MediaIndex(self.folder / name)
+                media = MediaIndex(self.folder / name, self.allow_outside_root)
+                self.rejected += [{**item, "file": f"{name}/{item['file']}"} for item in media.rejected]
+                return media
         self.media_folders[split] = None
         return None
 

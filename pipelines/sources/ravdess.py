@@ -28,6 +28,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+from mmei.pipelines.sources.confine import link_rejection, outside_root
 from mmei.pipelines.sources.media import AUDIO_SUFFIXES
 from mmei.pipelines.sources.shards import ImportFormatError
 
@@ -68,18 +69,24 @@ def parse_name(stem: str) -> dict[str, Any] | str:
 
 
 class RavdessReader:
-    def __init__(self, folder: Path, with_text: bool = True):
+    def __init__(self, folder: Path, with_text: bool = True, allow_outside_root: bool = False):
         self.folder = folder
         self.with_text = with_text
         self.files: list[Path] = []
+        self.rejected: list[dict[str, Any]] = []
         for root, dirs, names in os.walk(folder):
             dirs.sort()
-            self.files += [Path(root) / name for name in sorted(names)
-                           if os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES + (".mp4",)]
+            for name in sorted(names):
+                path = Path(root) / name
+                if os.path.splitext(name)[1].lower() not in AUDIO_SUFFIXES + (".mp4",):
+                    continue
+                if not allow_outside_root and outside_root(path, folder):
+                    self.rejected.append(link_rejection(path, folder))
+                else:
+                    self.files.append(path)
         if not self.files:
             raise ImportFormatError(f"{folder}: no RAVDESS audio (.wav/.flac) files found, e.g. "
                                     "Actor_01/03-01-01-01-01-01-01.wav")
-        self.rejected: list[dict[str, Any]] = []
         self.actors: dict[str, list[int]] = {}
         parsed = (parse_name(path.stem) for path in self.files)
         self.val_actors = choose_val_actors({fields["actor"] for fields in parsed if isinstance(fields, dict)})

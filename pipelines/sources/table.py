@@ -12,7 +12,10 @@ The common case of "a spreadsheet of texts and labels". Columns are mapped by na
     --id-column id                      the sample id; default `sample_id` or `id`,
                                         else the row number
     --audio-column / --image-column     paths relative to the table's folder
-                                        (images: one path, or several joined by `;`)
+                                        (images: one path, or several joined by `;`);
+                                        a row whose path is absolute or leaves that
+                                        folder is kept aside (--allow-outside-root
+                                        lets it in)
 
 Label values pass through as they are: the label space in the config decides which
 are known, and preparation quarantines unknown ones with a reason. A blank label is
@@ -29,12 +32,17 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
+from mmei.pipelines.sources.confine import outside_root
 from mmei.pipelines.sources.shards import ImportFormatError
 from mmei.platform.labels import HEADS
 
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 DEFAULT_SPLIT = (("train", 0.8), ("val", 0.1), ("test", 0.1))
+
+
+class OutsideRoot(Exception):
+    """A media path that is absolute or leaves the table's folder."""
 
 
 def parse_label_columns(specs: list[str]) -> dict[str, str]:
@@ -64,7 +72,7 @@ def hashed_split(sample_id: str) -> str:
 class TableReader:
     def __init__(self, path: Path, text_column: str | None = None, label_columns: dict[str, str] | None = None,
                  split_column: str | None = None, id_column: str | None = None, audio_column: str | None = None,
-                 image_column: str | None = None):
+                 image_column: str | None = None, allow_outside_root: bool = False):
         if path.suffix.lower() not in SUFFIXES:
             raise ImportFormatError(f"{path}: the table format reads {', '.join(SUFFIXES)} files")
         self.path = path
@@ -75,6 +83,8 @@ class TableReader:
         self.audio_column = audio_column
         self.image_column = image_column
         self.hashed_splits = False
+        self.allow_outside_root = allow_outside_root
+        self.rejected: list[dict[str, Any]] = []  # rows whose media lie outside the table's folder
 
     # ------------------------------------------------------------ reading
     def _records(self) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -140,7 +150,11 @@ class TableReader:
     def _media(self, value: Any, where: str) -> bytes | None:
         if value is None or not str(value).strip():
             return None
-        path = (self.path.parent / str(value).strip()).resolve()
+        named = Path(str(value).strip())
+        if not self.allow_outside_root and (named.is_absolute() or outside_root(self.path.parent / named,
+                                                                                  self.path.parent)):
+            raise OutsideRoot(f"media path {str(value)!r} leads outside {self.path.parent}")
+        path = (self.path.parent / named).resolve()
         if not path.is_file():
             raise ImportFormatError(f"{where}: media file {value!r} does not exist (looked for {path})")
         return path.read_bytes()
@@ -166,12 +180,18 @@ class TableReader:
             seen.add(sample_id)
             text = record.get(self.text_column) if self.text_column else None
             images = record.get(self.image_column) if self.image_column else None
-            frames = [self._media(part, where) for part in str(images).split(";") if part.strip()] if images else None
+            try:
+                frames = [self._media(part, where) for part in str(images).split(";") if part.strip()] if images else None
+                audio = self._media(record.get(self.audio_column), where) if self.audio_column else None
+            except OutsideRoot as refused:  # kept aside, named, its file never read (confine.py)
+                self.rejected.append({"file": where, "reason": "media_outside_root", "detail": str(refused),
+                                      "content": json.dumps(record, default=str).encode()})
+                continue
             yield {
                 "sample_id": sample_id,
                 "split": self._split(record.get(self.split_column) if self.split_column else None, sample_id, where),
                 "text": str(text).strip() or None if text is not None else None,
-                "audio": self._media(record.get(self.audio_column), where) if self.audio_column else None,
+                "audio": audio,
                 "frames": frames or None,
                 **{head: (str(record.get(column)).strip() or None) if record.get(column) is not None else None
                    for head, column in (self.label_columns or {}).items()},

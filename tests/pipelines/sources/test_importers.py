@@ -274,3 +274,24 @@ def test_folder_in_split_subfolders_imports_no_folder_as_a_sample(tmp_path):
     rows = rows_of(tmp_path / "out")
     assert sorted(rows) == [str(i) for i in range(8)] and report["media_without_labels_row"] == 0
     assert rows["7"]["text"] == "text number 7" and rows["7"]["split"] == "test"
+
+
+@pytest.mark.parametrize("fmt", ["folder", "ravdess", "fer2013"])
+def test_a_symlink_leaving_the_dataset_is_kept_aside_by_name_never_read(tmp_path, fmt):
+    (tmp_path / "token").write_bytes(b"service-account-token")
+    root = tmp_path / "data"
+    inner = {"folder": root, "ravdess": root / "Actor_01", "fer2013": root / "train" / "happy"}[fmt]
+    inner.mkdir(parents=True)
+    real, link = {"folder": ("a.wav", "b.wav"), "ravdess": ("03-01-01-01-01-01-01.wav", "03-01-05-01-01-01-01.wav"),
+                  "fer2013": ("a.png", "b.png")}[fmt]
+    (inner / real).write_bytes(png() if fmt == "fer2013" else wav())
+    (inner / link).symlink_to(tmp_path / "token")
+    if fmt == "folder":
+        (root / "labels.csv").write_text("sample_id,emotion\na,joy\n")
+    if fmt == "fer2013":  # the folders layout has its own test split
+        (root / "test" / "sad").mkdir(parents=True)
+        (root / "test" / "sad" / "c.png").write_bytes(png())
+    report = import_dataset(fmt, root, tmp_path / "out")
+    assert report["rows"] == (2 if fmt == "fer2013" else 1) and report["files_rejected"] == {"link_outside_root": 1}
+    (kept,) = pq.read_table(tmp_path / "out" / "_quarantine" / "import-rejected.parquet").to_pylist()
+    assert kept["file"].endswith(link) and kept["content"] == b"" and str(tmp_path / "token") in kept["detail"]

@@ -106,3 +106,21 @@ def test_cli_imports_a_table_and_refuses_table_flags_elsewhere(tmp_path, capsys)
     assert main(["data", "import", "--format", "table", "--input", str(tmp_path / "t.tsv"), "--output",
                  str(tmp_path / "y"), "--label-column", "mood=label"]) == 2
     assert "unknown head 'mood'" in capsys.readouterr().err
+
+
+def test_media_outside_the_tables_folder_are_kept_aside_never_read(tmp_path):
+    (tmp_path / "secret.txt").write_text("token")
+    data = tmp_path / "data"
+    (data / "media").mkdir(parents=True)
+    (data / "media" / "ok.wav").write_bytes(b"RIFF-audio")
+    (data / "media" / "link.wav").symlink_to(tmp_path / "secret.txt")
+    (data / "t.csv").write_text("id,text,audio\na,hi,media/ok.wav\nb,yo,../secret.txt\nc,hey,/etc/passwd\n"
+                                "d,sup,media/link.wav\n")
+    report = import_dataset("table", data / "t.csv", data / "out", {"audio_column": "audio"})
+    assert report["rows"] == 1 and report["files_rejected"] == {"media_outside_root": 3} and report["files_in"] == 4
+    kept = pq.read_table(data / "out" / "_quarantine" / "import-rejected.parquet").to_pylist()
+    assert [r["file"].rsplit(" ", 2)[-2:] for r in kept] == [["row", "3"], ["row", "4"], ["row", "5"]]
+    assert all(b"token" not in r["content"] and b"root:" not in r["content"] for r in kept)
+    opted_in = import_dataset("table", data / "t.csv", data / "opted", {"audio_column": "audio"},
+                              allow_outside_root=True)
+    assert opted_in["rows"] == 4 and rows_of(data / "opted")["b"]["audio"] == b"token"
