@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-data bench-train bench-serve bench-text gpu-check clean
+.PHONY: install demo test bench bench-data bench-train bench-serve bench-text bench-audio bench-visual gpu-check clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ bench-train: install
 # REAL text, about 30 minutes on 2 CPU cores: the text preset vs TF-IDF + logistic regression
 bench-text: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei bench text --output runs/bench-text-$$(date +%Y%m%d-%H%M%S)
+
+# REAL speech and faces, read from a copy you have (never downloaded here; see
+# ../shared/data/README.md for the snapshots): the audio and visual presets vs MFCC and
+# HOG + logistic regression. RAVDESS=DIR holds Actor_NN/*.wav (Zenodo record 1188976);
+# FER2013=DIR holds train/<class>/ and test/<class>/ (or is fer2013.csv).
+bench-audio: install
+	@test -n "$(RAVDESS)" -a -e "$(RAVDESS)" || { echo "make bench-audio RAVDESS=DIR: DIR holds RAVDESS speech (Actor_01 .. Actor_24, 1,440 .wav); get Audio_Speech_Actors_01-24.zip from https://zenodo.org/records/1188976 and unzip it" >&2; exit 2; }
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei bench audio --input "$(RAVDESS)" --output runs/bench-audio-$$(date +%Y%m%d-%H%M%S)
+
+bench-visual: install
+	@test -n "$(FER2013)" -a -e "$(FER2013)" || { echo "make bench-visual FER2013=DIR: DIR holds FER2013 as train/<class>/*.jpg and test/<class>/*.jpg, or is fer2013.csv (Kaggle: challenges-in-representation-learning-facial-expression-recognition-challenge)" >&2; exit 2; }
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei bench visual --input "$(FER2013)" --output runs/bench-visual-$$(date +%Y%m%d-%H%M%S)
 
 # On a machine with CUDA GPUs (install a CUDA torch with TORCH_SPEC): Ray Train + DeepSpeed
 # bf16 at ZeRO-2/3, a kill and --resume, and GPU Serve replicas; "skipped" without CUDA.
