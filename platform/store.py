@@ -29,7 +29,7 @@ from typing import Any, Callable, TypeVar
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, event, exists,
                         func, insert, inspect, select, text)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -84,7 +84,22 @@ class NotRecommended(ValueError):
 
 
 class StoreUnavailable(RuntimeError):
-    """The database is down, unreachable, or locked past the store's timeout."""
+    """The database is down, unreachable, or locked past the store's timeout.
+
+    Its message is what a client may see ("store unavailable"); `detail` holds the
+    driver's text (hosts, ports), which goes to the operator's log only."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable store URL>"
 
 
 class KeyReused(ValueError):
@@ -101,10 +116,10 @@ def unavailable_on_database_errors(method: F) -> F:
         try:
             return method(*args, **kwargs)
         except (OperationalError, PoolTimeout) as error:
-            raise StoreUnavailable(f"store unavailable: {getattr(error, 'orig', error) or error}") from None
+            raise StoreUnavailable("store unavailable", str(getattr(error, "orig", error) or error)) from None
         except DBAPIError as error:
             if error.connection_invalidated:
-                raise StoreUnavailable(f"store connection lost: {error.orig}") from None
+                raise StoreUnavailable("store connection lost", str(error.orig)) from None
             raise
     return wrapper  # type: ignore[return-value]
 
@@ -135,7 +150,7 @@ def resolve_url(url: str) -> str:
         return url
     name = url[len("env:"):]
     if not os.environ.get(name):
-        raise StoreError(f"store URL {url!r}: environment variable {name} is not set here")
+        raise StoreError(f"store URL {safe_url(url)!r}: environment variable {name} is not set here")
     return os.environ[name]
 
 
@@ -144,7 +159,7 @@ def check_exists(url: str) -> None:
     if url.startswith(prefix) and url != prefix + ":memory:":
         path = url[len(prefix):]
         if not os.path.isfile(path):
-            raise StoreError(f"store {url!r}: no database file at {path} (a typo? the serving store is "
+            raise StoreError(f"store {safe_url(url)!r}: no database file at {path} (a typo? the serving store is "
                              f"where `store_url` pointed)")
 
 
@@ -163,7 +178,8 @@ def open_engine(url: str, timeout_s: float = 10.0, pool_size: int = 5, max_overf
     try:
         engine = create_engine(url, **options)
     except (ArgumentError, NoSuchModuleError, ImportError) as error:
-        raise StoreError(f"store URL {url!r} cannot be opened: {error}") from None
+        raise StoreError(f"store URL {safe_url(url)!r} cannot be opened: "
+                         f"{str(error).replace(url, safe_url(url))}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(int(timeout_s * 1000)))
     return engine
@@ -211,7 +227,7 @@ class Store:
             try:
                 self.ensure_schema()
             except StoreUnavailable as error:
-                raise StoreError(f"store {url!r} is not reachable: {error}") from None
+                raise StoreError(f"store {safe_url(url)!r} is not reachable: {error.detail or error}") from None
 
     @unavailable_on_database_errors
     def ensure_schema(self) -> None:

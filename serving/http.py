@@ -96,7 +96,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def store_down(request: Request, error: StoreUnavailable) -> JSONResponse:
         retry = str(getattr(request.app.state, "retry_after_s", 1))
-        return JSONResponse({"error": str(error), "field": None}, status_code=503, headers={"Retry-After": retry})
+        request_id = getattr(request.state, "request_id", "")
+        log.warning("request %s: %s: %s", request_id, error, error.detail)  # the driver's text: the log only
+        return JSONResponse({"error": f"{error}; retry shortly (request {request_id})", "field": None},
+                            status_code=503, headers={"Retry-After": retry})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:

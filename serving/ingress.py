@@ -131,7 +131,7 @@ class Ingress:
             except StoreUnavailable as error:
                 wait = backoff(attempt)
                 if (remaining("store") or 0) <= wait + self.config.store.timeout_s:
-                    raise unavailable(str(error), self.config.limits.retry_after_s) from None
+                    raise error  # 503 without the driver's text, which the handler logs (http.py)
                 attempt += 1
                 await asyncio.sleep(wait)
 

@@ -134,3 +134,13 @@ def test_a_locked_sqlite_database_is_unavailable_not_an_error(tmp_path):
         holder.rollback()
         holder.close()
     assert store.record_feedback("r1", "a", 1.0, 3)[1] is False  # the lock gone, it works again
+
+
+def test_printed_store_urls_never_carry_the_password():
+    from mmei.platform.store import safe_url
+
+    url = "postgresql+psycopg://mmei:S3CRETPW@db.internal:5432/mmei"
+    assert safe_url(url) == "postgresql+psycopg://mmei:***@db.internal:5432/mmei"
+    with pytest.raises(StoreError) as refused:
+        Store("nosuchdialect://mmei:S3CRETPW@db.internal/mmei")
+    assert "S3CRETPW" not in str(refused.value) and "***" in str(refused.value)
