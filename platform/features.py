@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,6 +54,15 @@ class MediaTooLarge(FeatureError):
 
 
 # ---------------------------------------------------------------- audio
+OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+def plain(error: Exception) -> str:
+    """A decoder's message without Python object reprs (`<_io.BytesIO object at 0x7f…>`):
+    it reaches clients in 422 bodies, which name the problem, never memory addresses."""
+    return OBJECT_REPR.sub("the data", str(error))
+
+
 def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     """WAV/FLAC bytes → mono float32 waveform at `sample_rate`.
 
@@ -63,7 +73,7 @@ def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     try:
         waveform, source_rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {error}") from None
+        raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {plain(error)}") from None
     waveform = waveform.mean(axis=1)
     if waveform.size == 0:
         raise AudioDecodeError("audio has no samples")
@@ -82,7 +92,7 @@ def audio_header(data: bytes) -> tuple[float, int, int]:
     try:
         info = soundfile.info(io.BytesIO(data))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {error}") from None
+        raise AudioDecodeError(f"audio is not decodable WAV/FLAC: {plain(error)}") from None
     if info.samplerate <= 0:
         raise AudioDecodeError("audio header gives no sample rate")
     return info.frames / info.samplerate, int(info.samplerate), int(info.channels)
@@ -179,9 +189,9 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
-        raise MediaTooLarge(f"image too large: {error}") from None
+        raise MediaTooLarge(f"image too large: {plain(error)}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageDecodeError(f"image is not decodable PNG/JPEG: {error}") from None
+        raise ImageDecodeError(f"image is not decodable PNG/JPEG: {plain(error)}") from None
     width, height = image.size
     if width * height > max_pixels:
         raise MediaTooLarge(f"image of {width}x{height} = {width * height / 1e6:.1f} Mpx; at most "
@@ -197,9 +207,9 @@ def decode_image(data: bytes, max_pixels: int = 16_000_000) -> Image.Image:
         image.load()
         return image.convert("RGB")
     except Image.DecompressionBombError as error:
-        raise MediaTooLarge(f"image too large: {error}") from None
+        raise MediaTooLarge(f"image too large: {plain(error)}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageDecodeError(f"image is not decodable PNG/JPEG: {error}") from None
+        raise ImageDecodeError(f"image is not decodable PNG/JPEG: {plain(error)}") from None
 
 
 def image_pixels(image: Image.Image, size: int) -> np.ndarray:

@@ -57,8 +57,15 @@ def test_log_mel_peaks_at_the_tone():
 
 @pytest.mark.parametrize("payload", [b"RIFF0000WAVEnot audio", b"", b"\x00" * 100])
 def test_bad_audio_is_a_feature_error(payload):
-    with pytest.raises(FeatureError, match="audio"):
+    with pytest.raises(FeatureError, match="audio") as refused:
         featurize_batch([{"audio": payload or b"x"}], FEATURES)
+    assert " at 0x" not in str(refused.value) and "<_io" not in str(refused.value)  # it reaches 422 bodies
+
+
+def test_an_undecodable_image_names_the_problem_without_object_reprs():
+    with pytest.raises(FeatureError, match="image is not decodable") as refused:
+        featurize_batch([{"frames": [b"not an image at all"]}], FEATURES)
+    assert " at 0x" not in str(refused.value) and "<_io" not in str(refused.value)
 
 
 def test_truncated_image_is_a_feature_error(corpus_rows):
