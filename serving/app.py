@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ def deployment_options(config: ServeConfig, name: str, count: int, gpus: float =
 
 def application(config: ServeConfig) -> Application:
     config.check_paths()
+    config.check_auth(os.environ.get(config.api_key_env) or None)  # `serve run`, `serve deploy`, RayService too
     replicas = config.replicas
 
     def pinned(deployment, *inputs: Any):
@@ -120,8 +122,11 @@ def application(config: ServeConfig) -> Application:
     # The ranker bundle reaches the Ranker only through its user_config, so swapping it
     # changes nothing else: Serve calls Ranker.reconfigure on the live replicas.
     ingress_config = dataclasses.replace(config, ranker_bundle="")
-    ingress = pinned(Ingress.options(**deployment_options(config, "ingress", replicas.ingress,
-                                                          ongoing=replicas.ingress_max_ongoing)), ingress_config)
+    ingress_options = deployment_options(config, "ingress", replicas.ingress, ongoing=replicas.ingress_max_ongoing)
+    key = os.environ.get(config.api_key_env)
+    if key:  # the key the driver checked reaches the replicas that enforce it, whatever their node's environment
+        ingress_options["ray_actor_options"]["runtime_env"] = {"env_vars": {config.api_key_env: key}}
+    ingress = pinned(Ingress.options(**ingress_options), ingress_config)
     return ingress.bind(ranker, ingress_config, **models)
 
 

@@ -90,6 +90,7 @@ class Ingress:
         rank = functools.partial(self.call, ranker.rank, "ranker") if ranker is not None else None
         self.flow = RecommendFlow(config, self.store, recognise, rank, store_call=self.store_call)
         self.api_key = os.environ.get(config.api_key_env) or None
+        config.check_auth(self.api_key)  # fails closed here, where the key is enforced, not only in a driver
         app.state.max_body_bytes = config.limits.max_body_bytes
         app.state.request_timeout_s = config.limits.request_timeout_s
         app.state.retry_after_s = config.limits.retry_after_s

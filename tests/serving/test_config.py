@@ -68,3 +68,20 @@ def test_autoscaling_and_limits_reach_the_deployments():
     assert fusion["num_replicas"] == 3 and fusion["max_queued_requests"] == 7
     with pytest.raises(ConfigError, match="unknown deployment"):
         load_serve_config(None, ["replicas.autoscaling={encoder: {}}"])
+
+
+def test_the_key_the_driver_checked_reaches_the_ingress_and_an_open_app_is_never_built(serve_bundle, monkeypatch):
+    """`serve run`/`serve deploy`/RayService build the app through application(): it runs
+    the same check as `mmei serve`, and hands the key to the replicas that enforce it (a
+    cluster started without the key in its environment would otherwise serve open)."""
+    from mmei.platform.config import ConfigError
+    from mmei.serving.app import application
+
+    monkeypatch.setenv("MMEI_DRIVER_KEY", "driver-secret")
+    app = application(load_serve_config(None, [f"bundle={serve_bundle}", "api_key_env=MMEI_DRIVER_KEY"]))
+    options = app._bound_deployment.ray_actor_options
+    assert options["runtime_env"]["env_vars"] == {"MMEI_DRIVER_KEY": "driver-secret"}
+    monkeypatch.setenv("MMEI_DRIVER_KEY", "")  # empty is no key
+    with pytest.raises(ConfigError, match="MMEI_DRIVER_KEY is not set"):
+        application(load_serve_config(None, [f"bundle={serve_bundle}", "api_key_env=MMEI_DRIVER_KEY",
+                                             "host=0.0.0.0"]))
