@@ -39,6 +39,10 @@ class Limits:
     request_timeout_s: float = 10.0  # one deadline per request, across every hop; past it the client gets 504
     max_queued_requests: int = 64  # per model deployment; past it 503 with Retry-After, never retried inside
     retry_after_s: int = 1  # the Retry-After of a 503
+    # per client (its API key, else its address), per Ingress replica: a token bucket; past it 429
+    # with Retry-After (rate_limit.py). 0 turns it off. Far above one honest client and `bench serve`.
+    client_rate_per_s: float = 200.0
+    client_burst: int = 400
 
 
 @dataclass

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mmei.platform.store import StoreUnavailable
 from mmei.serving.errors import ApiError
 from mmei.serving.metrics import RequestObserver
+from mmei.serving.rate_limit import RateLimit
 
 log = logging.getLogger("ray.serve")
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -81,6 +82,7 @@ def _field(location: tuple) -> str | None:
 
 def install(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
+    app.add_middleware(RateLimit)  # before the body is read: a limited client costs no buffering
     app.add_middleware(RequestObserver)  # outermost: ids, deadline, metrics and logs cover every answer
 
     @app.exception_handler(ApiError)

@@ -94,6 +94,8 @@ class Ingress:
         app.state.max_body_bytes = config.limits.max_body_bytes
         app.state.request_timeout_s = config.limits.request_timeout_s
         app.state.retry_after_s = config.limits.retry_after_s
+        app.state.client_rate_per_s = config.limits.client_rate_per_s
+        app.state.client_burst = config.limits.client_burst
         app.state.metrics = self.metrics
 
     async def call(self, handle, stage: str, *args) -> Any:

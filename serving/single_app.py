@@ -23,6 +23,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="MMEI single-process app (benchmark comparator)")
     http.install(app)
     app.state.max_body_bytes = config.limits.max_body_bytes
+    app.state.client_rate_per_s = config.limits.client_rate_per_s  # the same per-client limit as the Ingress
+    app.state.client_burst = config.limits.client_burst
 
     @app.post("/v1/recommend")
     async def recommend(request: RecommendRequest) -> dict[str, Any]:
