@@ -26,6 +26,7 @@ line naming it and exit with status 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -83,7 +84,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     if report["files_rejected"]:
         refused = sum(report["files_rejected"].values())
         print(f"{report['files_in']} files in = {report['rows']} samples + {refused} rejected "
-              f"{report['files_rejected']}, kept with their bytes in {Path(args.output) / REJECTED_FILE}")
+              f"{report['files_rejected']}, each kept aside with its reason in {Path(args.output) / REJECTED_FILE}")
     if report["text_tokens"]:
         lengths = report["text_tokens"]
         print(f"text length in tokens: p50 {lengths['p50']}, p95 {lengths['p95']}, p99 {lengths['p99']}, "
@@ -215,11 +216,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"wrote {write_deploy_config(config, Path(args.write_config))}; deploy it with `serve deploy`")
         return 0
     config.check_auth(os.environ.get(config.api_key_env) or None)  # before Ray starts: an open API is refused
-    if config.mode == "recommend" and not config.catalog and config.bundle and (Path(config.bundle) / "bundle.json").is_file():
+    bundled = config.bundle and (Path(config.bundle) / "bundle.json").is_file()
+    if config.mode == "recommend" and not config.catalog and bundled:
         problem = config.catalog_problem()
         if problem:  # the shipped catalog does not fit the bundle's labels: recognition still can be served
-            import dataclasses
-
             config = dataclasses.replace(config, mode="analyze")
             print(f"serving recognition only (mode=analyze): {problem}", flush=True)
     config.check_paths()  # a catalog the user named must fit: fails here in a second, not in a replica
@@ -231,7 +231,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                   f"-d '{{\"user_id\": \"u1\", \"text\": \"I could use something calming\", \"k\": 3}}'", flush=True)
         else:
             print(f"  curl -s {url}/v1/analyze -H 'content-type: application/json' "
-                  f"-d '{{\"audio\": \"'$(base64 -w0 CLIP.wav)'\"}}'", flush=True)
+                  f"-d '{{\"user_id\": \"u1\", \"audio\": \"'$(base64 -w0 CLIP.wav)'\"}}'", flush=True)
         try:
             while True:
                 time.sleep(3600)
