@@ -92,8 +92,9 @@ REJECTED_SCHEMA = pa.schema([("file", pa.string()), ("reason", pa.string()), ("d
 
 
 def write_rejected(rejected: list[dict[str, Any]], root: Path | None, out: Path) -> dict[str, int]:
-    """Files an importer could not turn into a sample, kept aside with their bytes and
-    reason in `_quarantine/` (which `mmei data prepare` never reads); reason → count."""
+    """Files an importer could not turn into a sample, kept aside with their reason and
+    bytes (none for a link that leaves the dataset: confine.py) in `_quarantine/`, which
+    `mmei data prepare` never reads; reason → count."""
     rows = []
     for item in rejected:
         content = item.get("content")
