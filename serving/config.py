@@ -41,8 +41,8 @@ class Limits:
     retry_after_s: int = 1  # the Retry-After of a 503
     # per client (its API key, else its address), per Ingress replica: a token bucket; past it 429
     # with Retry-After (rate_limit.py). 0 turns it off. Far above one honest client and `bench serve`.
-    client_rate_per_s: float = 200.0
-    client_burst: int = 400
+    client_rate_per_s: float = 200.0  # tokens back per second per client; 0 turns the limit off
+    client_burst: int = 400  # requests one client may send at once before its rate applies
 
 
 @dataclass
