@@ -34,6 +34,7 @@ from pathlib import Path
 from mmei.cluster.cli_parser import MODEL_TYPES, build_parser
 from mmei.platform.config import load_config
 from mmei.platform.errors import UserInputError
+from mmei.platform.stop_signals import ForcedStop, StopRequested
 
 USER_ERRORS = (UserInputError, FileExistsError, FileNotFoundError)
 
@@ -198,11 +199,9 @@ def cmd_data_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import time
-
     from mmei.cluster.ray_session import ray_session
     from mmei.serving.config import load_serve_config
-    from mmei.serving.launch import start, stop
+    from mmei.serving.launch import serve_until_stopped, start
 
     overrides = list(args.overrides)
     if args.bundle:
@@ -225,18 +224,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config.check_paths()  # a catalog the user named must fit: fails here in a second, not in a replica
     with ray_session(args.address, quiet=not args.verbose, announce=print):
         url = start(config)
-        print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C stops", flush=True)
+        print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C or SIGTERM stops it after a drain",
+              flush=True)
         if config.mode == "recommend":
             print(f"  curl -s {url}/v1/recommend -H 'content-type: application/json' "
                   f"-d '{{\"user_id\": \"u1\", \"text\": \"I could use something calming\", \"k\": 3}}'", flush=True)
         else:
             print(f"  curl -s {url}/v1/analyze -H 'content-type: application/json' "
                   f"-d '{{\"user_id\": \"u1\", \"audio\": \"'$(base64 -w0 CLIP.wav)'\"}}'", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        finally:
-            stop()
+        serve_until_stopped(config)
+    return 0
 
 
 def parse_time(text: str | None) -> float | None:
@@ -456,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"mmei: error: {error}", file=sys.stderr)
         return 2
+    except ForcedStop as stop:
+        print(f"mmei: stopped at once by a second {stop.name}", file=sys.stderr)
+        return stop.exit_code
+    except StopRequested as stop:
+        print(f"mmei: stopped by {stop.name} before the work was done; Ray is shut down", file=sys.stderr)
+        return stop.exit_code
     except KeyboardInterrupt:
         print("mmei: interrupted", file=sys.stderr)
         return 130

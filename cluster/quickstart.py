@@ -106,7 +106,7 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
     from mmei.pipelines.run_report import write_run_report
     from mmei.pipelines.train import run_training
     from mmei.serving.config import load_serve_config
-    from mmei.serving.launch import start, stop
+    from mmei.serving.launch import serve_until_stopped, start, stop
 
     config = load_config(config_name, [f"corpus.samples={samples}", *(overrides or [])])
     workdir.mkdir(parents=True, exist_ok=True)
@@ -176,12 +176,12 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
                 print(f"W&B offline run: {trained.wandb_offline_dir} (wandb sync it to upload)")
             print(f"\nTry it:\n  curl -s {url}/v1/recommend -H 'content-type: application/json' "
                   f"-d '{{\"user_id\": \"me\", \"text\": \"I feel low, show me something uplifting\", \"k\": 3}}'")
-            if not exit_after:
-                print("Serving until Ctrl-C.", flush=True)
-                while True:
-                    time.sleep(3600)
-        except KeyboardInterrupt:
-            print("\nstopping the Serve graph")
-        finally:
+        except BaseException:
             stop()
+            raise
+        if exit_after:
+            stop()
+        else:
+            print("Serving until Ctrl-C or SIGTERM (both drain first).", flush=True)
+            serve_until_stopped(serving)
     return 0

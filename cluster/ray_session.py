@@ -14,6 +14,9 @@ through Ray's own switches rather than text filters:
   mmei-driver-libraries.log in Ray's log folder, not the console; Ray's deprecation
   warnings are off.
 The verb's first line says where the logs are.
+
+SIGTERM and SIGINT stop the verb cleanly (platform/stop_signals.py): no stack dump, Ray
+shut down, exit 0 for `mmei serve` after its drain, otherwise 130 or 143.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import ray
+
+from mmei.platform.stop_signals import signals_held, stop_signals
 
 RAY_LOGGERS = ("ray", "ray.data", "ray.train", "ray.tune", "ray.serve")
 # Ray Train's controller polls its workers every 2 s by default, which adds 3-4 s to the
@@ -106,12 +111,14 @@ def ray_session(address: str | None = None, quiet: bool = False,
         os.environ.setdefault(key, value)  # the user's own setting wins
     ray.init(address=address, log_to_driver=not quiet, configure_logging=True,
              logging_level="ERROR" if quiet else "INFO")
-    if quiet:
-        folder = log_folder()
-        quiet_libraries(folder)
-        if announce and folder:
-            announce(f"Ray's own logs: {folder} (mmei -v shows them here)")
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with stop_signals():  # at once after ray.init, whose own SIGTERM handler dumps a stack and aborts
+        try:
+            if quiet:
+                folder = log_folder()
+                quiet_libraries(folder)
+                if announce and folder:
+                    announce(f"Ray's own logs: {folder} (mmei -v shows them here)")
+            yield
+        finally:
+            with signals_held():
+                ray.shutdown()

@@ -78,6 +78,10 @@ def deployment_options(config: ServeConfig, name: str, count: int, gpus: float =
         # by the proxy's request timeout instead.
         "max_queued_requests": -1 if name == "ingress" else config.limits.max_queued_requests,
         "ray_actor_options": {"num_cpus": replicas.cpus_per_replica, "num_gpus": gpus},
+        # A stopping replica waits for its requests this long, checking every half second
+        # (Serve's 2 s loop made every stop 2 s longer than the drain needed).
+        "graceful_shutdown_timeout_s": config.graceful_shutdown_timeout_s,
+        "graceful_shutdown_wait_loop_s": 0.5,
     }
     scaling = replicas.autoscaling.get(name)
     if scaling is not None:

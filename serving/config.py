@@ -122,6 +122,10 @@ class ServeConfig:
     # Ranker; for a bundle whose labels no catalog targets yet (`mmei serve` picks it when
     # the shipped catalog does not fit the bundle, and says so)
     mode: str = "recommend"
+    # On SIGTERM or Ctrl-C, `mmei serve` lets requests in flight finish for up to this long
+    # (new ones get 503) before it stops; Serve's own per-replica graceful shutdown gets the
+    # same bound. Above limits.request_timeout_s, so every request can end on its own.
+    graceful_shutdown_timeout_s: float = 15.0
     floor: bool = False  # benchmark only: each model replica answers with its first answer (bench serve's floor)
     limits: Limits = field(default_factory=Limits)
     auth: Auth = field(default_factory=Auth)
@@ -139,6 +143,8 @@ class ServeConfig:
             raise ValueError(f"topology must be one of {TOPOLOGIES}, got {self.topology!r}")
         if self.proxy_location not in ("EveryNode", "HeadOnly"):
             raise ValueError(f"proxy_location must be EveryNode or HeadOnly, got {self.proxy_location!r}")
+        if self.graceful_shutdown_timeout_s < 0:
+            raise ValueError(f"graceful_shutdown_timeout_s must be >= 0, got {self.graceful_shutdown_timeout_s}")
         unknown = set(self.replicas.autoscaling) - set(DEPLOYMENTS)
         if unknown:
             raise ValueError(f"replicas.autoscaling: unknown deployment(s) {sorted(unknown)}; known: {DEPLOYMENTS}")

@@ -1,5 +1,5 @@
-"""HTTP plumbing of the ingress: request ids and deadlines, body-size limit, JSON errors,
-API-key check.
+"""HTTP plumbing of the ingress: request ids and deadlines, draining, body-size limit,
+JSON errors, API-key check.
 
 Every client mistake becomes `{"error": ..., "field": ...}` with a 4xx; an overload or a
 dependency down, a 503 with Retry-After; a missed deadline, a 504; anything unexpected,
@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mmei.platform.store import StoreUnavailable
+from mmei.serving.drain import Drain
 from mmei.serving.errors import ApiError
 from mmei.serving.metrics import RequestObserver
 from mmei.serving.rate_limit import RateLimit
@@ -83,6 +84,7 @@ def _field(location: tuple) -> str | None:
 def install(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
     app.add_middleware(RateLimit)  # before the body is read: a limited client costs no buffering
+    app.add_middleware(Drain)  # while stopping: new requests 503, in-flight ones counted to the end
     app.add_middleware(RequestObserver)  # outermost: ids, deadline, metrics and logs cover every answer
 
     @app.exception_handler(ApiError)

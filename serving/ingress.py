@@ -43,6 +43,7 @@ from mmei.serving.api import (AnalyzeResponse, CatalogItem, ErrorResponse, Feedb
                               RecommendResponse)
 from mmei.serving.config import ServeConfig
 from mmei.serving.deadline import remaining, within
+from mmei.serving.drain import DrainState, watch
 from mmei.serving.errors import ApiError, unavailable
 from mmei.serving.flow import RecommendFlow, encode_then_fuse
 from mmei.serving.metrics import ServingMetrics
@@ -97,6 +98,8 @@ class Ingress:
         app.state.client_rate_per_s = config.limits.client_rate_per_s
         app.state.client_burst = config.limits.client_burst
         app.state.metrics = self.metrics
+        app.state.drain = DrainState()
+        watch(app.state.drain)  # `mmei serve`'s stop drains this replica first (drain.py)
 
     async def call(self, handle, stage: str, *args) -> Any:
         """One downstream call within the request's deadline. A dead replica is retried

@@ -1,20 +1,25 @@
-"""Start the graph on the connected Ray cluster and wait until it answers.
+"""Start the graph on the connected Ray cluster and wait until it answers; stop it cleanly.
 
 Used by `mmei serve`, the quickstart, the benchmark and the tests, so they all deploy
-exactly what `serve run mmei.serving.app:build_app` deploys.
+exactly what `serve run mmei.serving.app:build_app` deploys. `serve_until_stopped`
+is the foreground life of `mmei serve` and the quickstart: on SIGTERM or Ctrl-C it
+drains (drain.py) before Serve is shut down; a second signal cuts the drain short.
 """
 from __future__ import annotations
 
 import os
 import time
+from typing import Callable
 import urllib.error
 import urllib.request
 
 from ray import serve
 
+from mmei.platform.stop_signals import ForcedStop
 from mmei.platform.store import Store
 from mmei.serving.app import APP_NAME, application
 from mmei.serving.config import ServeConfig
+from mmei.serving.drain import create_switch, drain
 
 
 def wait_healthy(url: str, timeout_s: float = 120.0) -> None:
@@ -44,6 +49,7 @@ def start(config: ServeConfig, timeout_s: float = 180.0) -> str:
     serve.start(proxy_location=config.proxy_location, logging_config=logging,
                 http_options={"host": config.host, "port": config.port,
                               "request_timeout_s": config.limits.request_timeout_s + 5})
+    create_switch()  # before the Ingress replicas start: they look for it once
     serve.run(application(config), name=APP_NAME, route_prefix="/", logging_config=logging)
     url = f"http://{config.host}:{config.port}"
     wait_healthy(url, timeout_s)
@@ -52,3 +58,29 @@ def start(config: ServeConfig, timeout_s: float = 180.0) -> str:
 
 def stop() -> None:
     serve.shutdown()
+
+
+def serve_until_stopped(config: ServeConfig, echo: Callable[[str], None] = print) -> dict:
+    """Serve until SIGTERM or SIGINT, then drain and delete the app; returns the drain's counts.
+
+    A second signal during the drain deletes the app without waiting and raises ForcedStop."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt as stop_signal:  # StopRequested, or a plain Ctrl-C
+        name = getattr(stop_signal, "name", "SIGINT")
+    timeout = config.graceful_shutdown_timeout_s
+    echo(f"{name}: stopping; new requests get 503, those in flight have up to {timeout:.0f}s to finish "
+         f"(a second signal stops at once)")
+    try:
+        report = drain(timeout)
+        echo(f"drained in {report['seconds']:.1f}s: {report['finished']} in-flight requests finished, "
+             f"{report['cut']} cut, {report['refused']} new ones refused with 503")
+        # Only our app: on a shared cluster (--address) other Serve apps keep running. A local
+        # cluster goes with the ray_session that started it, controller and proxies too.
+        serve.delete(APP_NAME)
+    except ForcedStop:
+        echo("second signal: stopping now; requests still in flight are cut")
+        serve.delete(APP_NAME, _blocking=False)
+        raise
+    return report

@@ -123,7 +123,12 @@ def test_the_rayservice_serves_the_generated_serve_config():
     assert {"MMEI_STORE_URL", "MMEI_API_KEY"} <= env  # store_url=env:MMEI_STORE_URL and api_key_env
     assert served["proxy_location"] == "EveryNode"  # no single proxy to lose or saturate
     assert {d["name"] for d in served["applications"][0]["deployments"]} == {"Ingress", "TextEncoder", "Fusion"}
-    head = manifest["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    cluster = manifest["spec"]["rayClusterConfig"]
+    drain_s = load_serve_config(None, RAYSERVICE_SERVE_ARGS).graceful_shutdown_timeout_s
+    for pod in [cluster["headGroupSpec"]["template"]["spec"],
+                *(group["template"]["spec"] for group in cluster["workerGroupSpecs"])]:
+        assert pod["terminationGracePeriodSeconds"] >= drain_s + 15  # the drain, then Ray's own stop
+    head = cluster["headGroupSpec"]["template"]["spec"]["containers"][0]
     assert {port["name"]: port["containerPort"] for port in head["ports"]} == {"dashboard": 8265, "client": 10001,
                                                                                "serve": 8000}
 

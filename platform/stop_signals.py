@@ -1,0 +1,93 @@
+"""SIGTERM and SIGINT as a clean stop, for every verb that starts Ray.
+
+Orchestrators (Kubernetes, Docker, systemd, a RayService rolling update) stop a process
+with SIGTERM. `ray.init` installs a C++ handler for it that prints a stack dump and
+aborts (exit 134), which reads as a crash. `stop_signals()`, entered after `ray.init`,
+puts a Python handler in its place:
+
+- the first SIGTERM or SIGINT raises `StopRequested` (a KeyboardInterrupt, so every
+  Ctrl-C path runs as before) in the main thread: the verb winds down, `mmei serve`
+  drains, and Ray is shut down by the `ray_session` that started it;
+- while a library has its own graceful SIGINT handler installed (Tune checkpoints the
+  sweep one last time), SIGTERM goes to it too: it means what Ctrl-C means there;
+- a second signal raises `ForcedStop`: stop now, cut what is in flight.
+
+Exit codes: 0 when the verb's normal end is a stop (`mmei serve` after its drain);
+otherwise 128 + the signal (130 for SIGINT, 143 for SIGTERM), the shells' convention for
+"stopped by a signal", never 134.
+"""
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from typing import Iterator
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class StopRequested(KeyboardInterrupt):
+    """The first SIGTERM or SIGINT: wind down cleanly."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class ForcedStop(StopRequested):
+    """A second signal while winding down: stop at once."""
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """Install the handler for SIGTERM and SIGINT (main thread only) and restore the old ones after."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = 0
+
+    def on_signal(signum: int, frame) -> None:
+        nonlocal received
+        library = signal.getsignal(signal.SIGINT)
+        if signum == signal.SIGTERM and callable(library) and library not in (on_signal, signal.default_int_handler):
+            library(signal.SIGINT, frame)
+            return
+        received += 1
+        raise (StopRequested if received == 1 else ForcedStop)(signum)
+
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        signal.signal(signum, on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Around a short shutdown that must finish (`ray.shutdown` of a local cluster, ~1-3 s):
+    further signals are ignored rather than leaving its processes half-stopped."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
