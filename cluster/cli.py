@@ -34,7 +34,7 @@ from pathlib import Path
 from mmei.cluster.cli_parser import MODEL_TYPES, build_parser
 from mmei.platform.config import load_config
 from mmei.platform.errors import UserInputError
-from mmei.platform.stop_signals import ForcedStop, StopRequested
+from mmei.platform.stop_signals import ForcedStop, as_stop
 
 USER_ERRORS = (UserInputError, FileExistsError, FileNotFoundError)
 
@@ -453,15 +453,14 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"mmei: error: {error}", file=sys.stderr)
         return 2
-    except ForcedStop as stop:
-        print(f"mmei: stopped at once by a second {stop.name}", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        stop = as_stop(interrupt)
+        if stop is None:
+            print("mmei: interrupted", file=sys.stderr)
+            return 130
+        how = f"at once by a second {stop.name}" if isinstance(stop, ForcedStop) else f"by {stop.name}"
+        print(f"mmei: stopped {how} before the work was done; Ray is shut down", file=sys.stderr)
         return stop.exit_code
-    except StopRequested as stop:
-        print(f"mmei: stopped by {stop.name} before the work was done; Ray is shut down", file=sys.stderr)
-        return stop.exit_code
-    except KeyboardInterrupt:
-        print("mmei: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

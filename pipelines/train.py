@@ -25,11 +25,11 @@ from typing import Any, Callable
 
 import ray.data
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig
-from ray.train.torch import TorchTrainer
 
 from mmei.pipelines.distributed import scaling_config, steps_per_epoch
 from mmei.pipelines.export import STATE_FILE, bundle_from_checkpoint
 from mmei.pipelines.feature_dataset import load_feature_dataset, read_manifest
+from mmei.pipelines.stoppable_trainer import StoppableTorchTrainer
 from mmei.pipelines.train_loop import train_loop_per_worker
 from mmei.pipelines.train_progress import StepFollower
 from mmei.platform.config import Config, resume_differences
@@ -111,7 +111,7 @@ def selected_checkpoint(result, epoch: int):
 
 def build_trainer(config: Config, data_dir: Path, storage: Path, run_name: str, wandb_dir: Path | None,
                   callbacks: list | None = None, echo: Callable[[str], None] = print,
-                  steps_path: Path | None = None) -> TorchTrainer:
+                  steps_path: Path | None = None) -> StoppableTorchTrainer:
     """The TorchTrainer `mmei train` runs; Tune trials build theirs here too.
 
     `wandb_dir=None` turns the loop's own W&B run off (a sweep logs per trial instead);
@@ -124,7 +124,7 @@ def build_trainer(config: Config, data_dir: Path, storage: Path, run_name: str, 
     train = config.train
     echo(f"training {config.model.type} on {train_rows} rows: {train.num_workers} workers, ZeRO-{train.zero_stage}, "
          f"{train.dtype}, {train.epochs} epochs, {total_steps} steps")
-    return TorchTrainer(
+    return StoppableTorchTrainer(
         train_loop_per_worker,
         train_loop_config={"config": config.to_dict(), "total_steps": total_steps, "run_name": run_name,
                            "wandb_dir": str(wandb_dir.resolve()) if wandb_dir else None,

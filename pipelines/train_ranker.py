@@ -26,11 +26,12 @@ import numpy as np
 import ray.train
 import torch
 from ray.train import Checkpoint, RunConfig, ScalingConfig
-from ray.train.torch import TorchTrainer, prepare_model
+from ray.train.torch import prepare_model
 from safetensors.torch import load_file, save_file
 
 from mmei.pipelines.ranker_data import LoggedData, load_logged, rows_dataset, split_validation, training_arrays
 from mmei.pipelines.sources.synthetic_catalog import KINDS
+from mmei.pipelines.stoppable_trainer import StoppableTorchTrainer
 from mmei.platform.catalog import Item
 from mmei.platform.errors import UserInputError
 from mmei.platform.labels import LabelSpaces
@@ -121,7 +122,7 @@ def train_rankers(logged: LoggedData, outputs: dict[str, Path], items: list[Item
          f"rows from {len(train_requests)} + {len(val_requests)} requests; {len(logged.test)} requests of the last "
          f"{holdout_days} day(s) held out; {', '.join(outputs)}; seed {seed}")
     storage = Path(storage or next(iter(outputs.values())) / "ray").resolve()
-    trainer = TorchTrainer(
+    trainer = StoppableTorchTrainer(
         ranker_loop,
         train_loop_config={"rankers": {inputs: facts[inputs]["width"] for inputs in outputs}, "epochs": epochs,
                            "lr": 3e-3, "batch_size": 256, "seed": seed},

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_received: list[int] = []  # signals the handler took, in order: Ray's ray.get re-raises ours as a plain KeyboardInterrupt
 
 
 class StopRequested(KeyboardInterrupt):
@@ -53,16 +54,15 @@ def stop_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received = 0
+    _received.clear()
 
     def on_signal(signum: int, frame) -> None:
-        nonlocal received
         library = signal.getsignal(signal.SIGINT)
+        _received.append(signum)
         if signum == signal.SIGTERM and callable(library) and library not in (on_signal, signal.default_int_handler):
-            library(signal.SIGINT, frame)
+            library(signal.SIGINT, frame)  # e.g. Tune: saves the sweep and returns early
             return
-        received += 1
-        raise (StopRequested if received == 1 else ForcedStop)(signum)
+        raise (StopRequested if len(_received) == 1 else ForcedStop)(signum)
 
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
     for signum in SIGNALS:
@@ -72,6 +72,16 @@ def stop_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+def as_stop(interrupt: KeyboardInterrupt) -> StopRequested | None:
+    """The stop an interrupt stands for, even when a library re-raised it as a plain
+    KeyboardInterrupt; None for a Ctrl-C no handler of ours took."""
+    if isinstance(interrupt, StopRequested):
+        return interrupt
+    if not _received:
+        return None
+    return (StopRequested if len(_received) == 1 else ForcedStop)(_received[-1])
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import urllib.request
 
 from ray import serve
 
-from mmei.platform.stop_signals import ForcedStop
+from mmei.platform.stop_signals import ForcedStop, as_stop
 from mmei.platform.store import Store
 from mmei.serving.app import APP_NAME, application
 from mmei.serving.config import ServeConfig
@@ -67,8 +67,9 @@ def serve_until_stopped(config: ServeConfig, echo: Callable[[str], None] = print
     try:
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt as stop_signal:  # StopRequested, or a plain Ctrl-C
-        name = getattr(stop_signal, "name", "SIGINT")
+    except KeyboardInterrupt as interrupt:  # StopRequested, or a plain Ctrl-C
+        stop = as_stop(interrupt)
+        name = stop.name if stop else "SIGINT"
     timeout = config.graceful_shutdown_timeout_s
     echo(f"{name}: stopping; new requests get 503, those in flight have up to {timeout:.0f}s to finish "
          f"(a second signal stops at once)")
@@ -79,7 +80,9 @@ def serve_until_stopped(config: ServeConfig, echo: Callable[[str], None] = print
         # Only our app: on a shared cluster (--address) other Serve apps keep running. A local
         # cluster goes with the ray_session that started it, controller and proxies too.
         serve.delete(APP_NAME)
-    except ForcedStop:
+    except KeyboardInterrupt as interrupt:
+        if not isinstance(as_stop(interrupt), ForcedStop):
+            raise
         echo("second signal: stopping now; requests still in flight are cut")
         serve.delete(APP_NAME, _blocking=False)
         raise

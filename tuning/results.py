@@ -83,7 +83,7 @@ def write_results(results, output: Path, echo: Callable[[str], None]) -> dict[st
     unfinished = unfinished_trials(rows, meta)
     if unfinished:  # Ctrl-C: Tune saved its state and returned early
         echo(f"sweep interrupted: {unfinished} of {meta['samples']} trials unfinished (results so far in "
-             f"{output / 'results.md'}); resume with: mmei tune --resume {output}")
+             f"{output / 'results.md'}); resume with: mmei tune --output {output} --resume")
         raise KeyboardInterrupt
     completed = [r for r in rows if r["status"] == "completed"]
     if not completed:

@@ -83,7 +83,7 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(ray_clus
                "--trials", "2", "--scheduler", "none", "--max-concurrent", "1", *address, "train.epochs=1",
                "train.batch_size=8"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 400
     trials = []
     while time.time() < deadline and driver.poll() is None:
@@ -92,8 +92,11 @@ def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(ray_clus
             break
         time.sleep(1)
     assert driver.poll() is None, "the sweep ended before it could be interrupted"
-    driver.send_signal(signal.SIGINT)  # what Ctrl-C does
-    driver.wait(timeout=240)  # bounded: trial cleanup 20 s plus the W&B finish bound 120 s
+    # What an orchestrator sends; it means what Ctrl-C means to Tune (save the sweep, return early)
+    driver.send_signal(signal.SIGTERM)
+    _, stderr = driver.communicate(timeout=240)  # bounded: trial cleanup 20 s plus the W&B finish bound 120 s
+    assert driver.returncode == 143 and "stopped by SIGTERM" in stderr, stderr[-3000:]
+    assert "SIGTERM received" not in stderr and "Traceback" not in stderr
     finished = trials[0].name
     before = (last_objective(out, finished), checkpoints(out, finished))
     assert before[1], "the finished trial left no checkpoint"
