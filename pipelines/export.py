@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mmei.pipelines.safe_checkpoints import weights_only_loads
 from mmei.platform.bundle import save_bundle
 from mmei.platform.captured_output import captured_output
 from mmei.platform.config import Config
@@ -23,6 +24,7 @@ def consolidated_state_dict(checkpoint_dir: Path) -> dict[str, Any]:
     and shown only if it fails."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
+    weights_only_loads()  # zero_to_fp32 asks torch.load for full pickles: refused here
     with captured_output() as said:  # this thread's output only: comparison runs export concurrently
         try:
             return get_fp32_state_dict_from_zero_checkpoint(str(checkpoint_dir), tag=DS_TAG)

@@ -32,6 +32,7 @@ from mmei.pipelines.distributed import deepspeed_config, disable_cpu_jit_ops
 from mmei.pipelines.export import DS_TAG, STATE_FILE
 from mmei.pipelines.feature_dataset import FeatureCollate
 from mmei.pipelines.recipe import make_optimizer, make_scheduler, parameter_groups
+from mmei.pipelines.safe_checkpoints import weights_only_loads
 from mmei.pipelines.step_log import RunningSums, StepLog, flops_per_sample, gpu_stats, peak_flops
 from mmei.pipelines.wandb_logging import offline_run_dir, open_run
 from mmei.platform.config import Config, config_from_dict, resume_differences
@@ -124,6 +125,7 @@ def restore(engine, config: Config) -> dict[str, Any]:
         differences = resume_differences(state.get("config", {}), config)
         if differences:
             raise ValueError(f"checkpoint in {checkpoint.path} was written with another config: {differences}")
+        weights_only_loads()  # DeepSpeed asks torch.load for full pickles: refused here
         loaded, _ = engine.load_checkpoint(folder, tag=DS_TAG)
         if loaded is None:
             raise RuntimeError(f"DeepSpeed loaded nothing from checkpoint {checkpoint.path} (tag {DS_TAG})")

@@ -32,6 +32,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler
 
 from mmei.pipelines.train import build_trainer
+from mmei.pipelines.safe_checkpoints import check_not_world_writable
 from mmei.pipelines.wandb_logging import forget_placeholder, logger_callback
 from mmei.platform.config import Config, ConfigError, config_from_dict, with_values
 from mmei.tuning.results import write_results
@@ -141,6 +142,7 @@ def resume_sweep(output: Path, echo: Callable[[str], None] = print) -> dict[str,
     output = output.resolve()
     if not tune.Tuner.can_restore(str(output / "sweep")):
         raise FileNotFoundError(f"{output} holds no sweep to resume (no {output / 'sweep'})")
+    check_not_world_writable(output / "sweep")  # Tune's state is a pickle: only from a folder others cannot write
     echo(f"resuming the sweep in {output}; finished trials are kept")
     os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", TRIAL_CLEANUP_S)
     try:  # the restored RunConfig brings its W&B callback back
