@@ -109,6 +109,9 @@ class ServeConfig:
     ranker_bundle: str = ""  # a `mmei ranker train` bundle, for variants with ranker: learned
     store_url: str = "sqlite:///mmei-serve.db"  # any SQLAlchemy URL; PostgreSQL in production
     host: str = "127.0.0.1"  # never 0.0.0.0 by default
+    # Host header names the ingress answers to (others get 400: DNS rebinding); "*.example.com"
+    # matches subdomains. Empty: the loopback names on a loopback host, any name otherwise.
+    allowed_hosts: list[str] = field(default_factory=list)
     port: int = 8000  # HTTP port of the Serve proxy
     # EveryNode: a proxy on every node, no single point of failure (clusters, RayService);
     # HeadOnly: one proxy, for several Ray nodes on one host (they would fight over the port)
@@ -164,6 +167,11 @@ class ServeConfig:
     @property
     def catalog_path(self) -> Path:
         return Path(self.catalog) if self.catalog else DEFAULT_CATALOG
+
+    def trusted_hosts(self) -> list[str]:
+        if self.allowed_hosts:
+            return [name.lower().strip("[]") for name in self.allowed_hosts]
+        return list(LOOPBACK_HOSTS) if self.host in LOOPBACK_HOSTS else ["*"]
 
     def check_auth(self, api_key: str | None) -> None:
         """Refuse to expose an open API: a non-loopback host needs a key, or allow_open on purpose."""

@@ -1,5 +1,5 @@
-"""HTTP plumbing of the ingress: request ids and deadlines, draining, body-size limit,
-JSON errors, API-key check.
+"""HTTP plumbing of the ingress: request ids and deadlines, Host check, draining,
+body-size limit, JSON errors, API-key check.
 
 Every client mistake becomes `{"error": ..., "field": ...}` with a 4xx; an overload or a
 dependency down, a 503 with Retry-After; a missed deadline, a 504; anything unexpected,
@@ -85,6 +85,7 @@ def install(app: FastAPI) -> None:
     app.add_middleware(BodyLimit)
     app.add_middleware(RateLimit)  # before the body is read: a limited client costs no buffering
     app.add_middleware(Drain)  # while stopping: new requests 503, in-flight ones counted to the end
+    app.add_middleware(HostCheck)  # a rebinding page's Host is refused before anything else runs
     app.add_middleware(RequestObserver)  # outermost: ids, deadline, metrics and logs cover every answer
 
     @app.exception_handler(ApiError)
@@ -127,3 +128,29 @@ def check_api_key(expected: str | None, given: str | None) -> None:
         return
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(401, "missing or wrong X-API-Key header", "X-API-Key", {"WWW-Authenticate": "ApiKey"})
+
+
+class HostCheck:
+    """ASGI middleware: a Host header outside `app.state.allowed_hosts` gets 400.
+
+    Against DNS rebinding: a web page at evil.example whose name is made to resolve to
+    127.0.0.1 can reach a loopback server from the user's browser, but its requests
+    still say `Host: evil.example`. The list comes from ServeConfig.trusted_hosts()."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        allowed = getattr(scope["app"].state, "allowed_hosts", None) if scope["type"] == "http" else None
+        if allowed is None or "*" in allowed:
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # drop the port, keep [::1]
+        name = name.strip("[]").lower()
+        if any(name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])) for pattern in allowed):
+            return await self.app(scope, receive, send)
+        body = json.dumps({"error": f"Host header {host[:100]!r} is not one this server answers to "
+                                    f"(serve.allowed_hosts)", "field": "Host"}).encode()
+        await send({"type": "http.response.start", "status": 400,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -98,6 +98,7 @@ class Ingress:
         app.state.client_rate_per_s = config.limits.client_rate_per_s
         app.state.client_burst = config.limits.client_burst
         app.state.metrics = self.metrics
+        app.state.allowed_hosts = config.trusted_hosts()
         app.state.drain = DrainState()
         watch(app.state.drain)  # `mmei serve`'s stop drains this replica first (drain.py)
 

@@ -64,3 +64,15 @@ def test_feedback_for_an_item_the_request_did_not_return(client, api_key):
         "request_id": answer["request_id"], "item_id": other, "engagement_seconds": 1, "satisfaction": 2})
     assert response.status_code == 404 and response.json()["field"] == "item_id"
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_foreign_host_header_is_refused_as_dns_rebinding_would_send_it(client, api_key):
+    """A page at evil.example, its name rebound to 127.0.0.1, reaches the loopback server
+    from a browser: its requests carry its own name in Host, and get 400 before any route."""
+    stats = client.get("/v1/admin/stats", headers={"Host": "evil.example:8000"})
+    assert stats.status_code == 400 and stats.json()["field"] == "Host"
+    feedback = client.post("/v1/feedback", headers={"Host": "evil.example"},
+                           json={"request_id": "r", "item_id": "i", "engagement_seconds": 3, "satisfaction": 3})
+    assert feedback.status_code == 400
+    for name in ("localhost", "127.0.0.1:8000", "[::1]:8000"):
+        assert client.get("/healthz", headers={"Host": name}).status_code == 200, name

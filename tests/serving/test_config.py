@@ -85,3 +85,12 @@ def test_the_key_the_driver_checked_reaches_the_ingress_and_an_open_app_is_never
     with pytest.raises(ConfigError, match="MMEI_DRIVER_KEY is not set"):
         application(load_serve_config(None, [f"bundle={serve_bundle}", "api_key_env=MMEI_DRIVER_KEY",
                                              "host=0.0.0.0"]))
+
+
+def test_trusted_hosts_follow_the_bind_address_unless_named():
+    from mmei.serving.config import load_serve_config
+
+    assert "localhost" in load_serve_config(None, []).trusted_hosts()
+    assert load_serve_config(None, ["host=0.0.0.0", "auth.allow_open=true"]).trusted_hosts() == ["*"]
+    named = load_serve_config(None, ["host=0.0.0.0", "allowed_hosts=[mmei.example.com, '*.internal']"])
+    assert named.trusted_hosts() == ["mmei.example.com", "*.internal"]
