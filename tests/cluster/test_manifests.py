@@ -191,3 +191,31 @@ def test_the_containerfile_installs_the_package_with_the_pinned_torch():
     for index, line in enumerate(lines):  # every instruction has a comment above it
         if re.match(r"^(FROM|ENV|RUN|COPY|WORKDIR)\b", line):
             assert lines[index - 1].startswith("#"), line
+
+
+@pytest.mark.parametrize("path", KUBERAY, ids=lambda p: p.name)
+def test_ray_containers_run_unprivileged_and_workers_get_no_api_token(path):
+    for cluster in cluster_specs(load(path)):
+        for container in containers(cluster):
+            context = container["securityContext"]
+            assert context["runAsNonRoot"] is True and context["runAsUser"] > 0
+            assert context["allowPrivilegeEscalation"] is False and context["capabilities"]["drop"] == ["ALL"]
+            assert context["seccompProfile"]["type"] == "RuntimeDefault"
+        for group in cluster["workerGroupSpecs"]:
+            assert group["template"]["spec"]["automountServiceAccountToken"] is False
+        head = cluster["headGroupSpec"]["template"]["spec"]["automountServiceAccountToken"]
+        assert head is bool(cluster.get("enableInTreeAutoscaling"))  # only the autoscaler sidecar needs it
+
+
+def test_the_network_policy_opens_serve_to_the_ingress_and_ray_ports_to_ray_pods_only():
+    path = CLUSTER / "kubernetes" / "networkpolicy.yaml"
+    assert uncommented_fields(path.read_text()) == []
+    policy = load(path)
+    assert policy["kind"] == "NetworkPolicy" and policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["podSelector"]["matchExpressions"][0]["key"] == "ray.io/cluster"
+    rules = policy["spec"]["ingress"]
+    unrestricted = [rule for rule in rules if "ports" not in rule]
+    assert [rule["from"] for rule in unrestricted] == [[{"podSelector": policy["spec"]["podSelector"]}]]
+    from_namespaces = {rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]:
+                       {port["port"] for port in rule["ports"]} for rule in rules if "ports" in rule}
+    assert from_namespaces == {"kuberay-operator": {8265, 52365, 8000}, "ingress-nginx": {8000}}
