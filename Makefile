@@ -31,6 +31,7 @@ demo: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/mmei quickstart
 
 test: install
+	$(BIN)/bandit -q -r platform pipelines serving tuning cluster -ll -b .ci/bandit-baseline.json  # .ci/bandit-review.md
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest
 
 bench: bench-data bench-train bench-serve
