@@ -61,7 +61,8 @@ class StoreOptions:
     pool_size: int = 5  # PostgreSQL connections kept per replica
     max_overflow: int = 10  # extra connections under load
     pool_recycle_s: int = 1800  # reconnect older connections (idle timeouts of proxies and servers)
-    retention_days: float = 90.0  # recommendations older than this, with no feedback, are pruned at start; 0 keeps all
+    retention_days: float = 90.0  # recommendations older than this, with no feedback, are pruned; 0 keeps all
+    prune_every_h: float = 6.0  # each Ingress replica prunes this often, besides once at start; 0: only at start
 
 
 @dataclass

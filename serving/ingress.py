@@ -47,6 +47,7 @@ from mmei.serving.drain import DrainState, watch
 from mmei.serving.errors import ApiError, unavailable
 from mmei.serving.flow import RecommendFlow, encode_then_fuse
 from mmei.serving.metrics import ServingMetrics
+from mmei.serving.prune_schedule import PruneSchedule
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 503, 504)}
 RECOGNITION_SECURITY = {"security": [{}, {"APIKeyHeader": []}]}  # the key is needed with auth.protect_recognition
@@ -82,6 +83,7 @@ class Ingress:
         self.store = Store(config.store_url, timeout_s=options.timeout_s, pool_size=options.pool_size,
                            max_overflow=options.max_overflow, pool_recycle_s=options.pool_recycle_s, create=False)
         self.metrics = ServingMetrics()
+        self.pruning = PruneSchedule(self.store, options.retention_days, options.prune_every_h * 3600).start()
         if "recognizer" in models:
             recognise = functools.partial(self.call, models["recognizer"], "recognizer")
         else:
