@@ -7,8 +7,10 @@ clips, do no better than MFCC statistics. What this encoder does, in order:
 
 - normalises each utterance per mel band over its valid frames (the speaker's
   timbre and the microphone are not the emotion; loudness contours survive);
-- in training only, masks random bands and spans (SpecAugment), the standard
-  regulariser for a few hundred clips per class;
+- in training only, warps each clip's frequency axis and stretches its time axis by
+  up to `WARP` (vocal-tract-length perturbation: a new speaker is, to a first
+  approximation, the same spectrum scaled), then masks random bands and spans
+  (SpecAugment), the standard regulariser for a few hundred clips per class;
 - `len(model.audio_channels)` blocks of two 3x3 convolutions with a per-position
   channel norm (`ChannelNorm`, which says why not BatchNorm or GroupNorm), each
   halving time and frequency;
@@ -58,6 +60,18 @@ def utterance_normalise(mel: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return (mel - mean) / (var + 1e-5).sqrt() * weights
 
 
+def warp(mel: torch.Tensor, amount: float) -> torch.Tensor:
+    """(B, T, M) → each clip's mel axis scaled by 1±amount about its lowest band, time about its start."""
+    b = mel.shape[0]
+    scale = 1.0 + (torch.rand(b, 2, device=mel.device) * 2 - 1) * amount  # [:, 0] frequency, [:, 1] time
+    theta = torch.zeros(b, 2, 3, device=mel.device, dtype=mel.dtype)
+    theta[:, 0, 0], theta[:, 0, 2] = scale[:, 0], scale[:, 0] - 1
+    theta[:, 1, 1], theta[:, 1, 2] = scale[:, 1], scale[:, 1] - 1
+    image = mel.unsqueeze(1)
+    grid = F.affine_grid(theta, list(image.shape), align_corners=False)
+    return F.grid_sample(image, grid, padding_mode="zeros", align_corners=False).squeeze(1)
+
+
 def spec_augment(mel: torch.Tensor, bands: int, steps: int) -> torch.Tensor:
     """Zero one random span of up to `bands` mel bands and two of up to `steps` frames per clip."""
     b, t, m = mel.shape
@@ -72,6 +86,8 @@ def spec_augment(mel: torch.Tensor, bands: int, steps: int) -> torch.Tensor:
 
 
 class SpectrogramCnnEncoder(nn.Module):
+    WARP = 0.1
+
     def __init__(self, model: ModelConfig, features: FeatureConfig):
         super().__init__()
         channels = list(model.audio_channels)
@@ -91,6 +107,7 @@ class SpectrogramCnnEncoder(nn.Module):
         valid = batch["audio_mask"].bool()
         mel = utterance_normalise(batch["audio"], valid)
         if self.training:
+            mel = warp(mel, self.WARP) * valid.to(mel.dtype).unsqueeze(-1)
             mel = spec_augment(mel, self.mask_bands, self.mask_steps)
         maps = self.blocks(mel.unsqueeze(1))  # (B, C, T', M')
         tokens = self.project(self.dropout(maps.permute(0, 2, 1, 3).flatten(2)))
