@@ -36,11 +36,17 @@ def _features(folder: Path, name: str) -> dict[str, Any]:
     return features
 
 
-def _matrix(features: dict[str, Any], index: str) -> list[list[float]] | None:
+def _matrix(features: dict[str, Any], index: str, source: str) -> list[list[float]] | None:
+    """The utterance's features as (steps, dims); a value that is not a numeric array names the file and key."""
     if index not in features:
         return None
-    values = np.asarray(features[index], dtype=np.float32)
-    return values.reshape(len(values), -1).tolist() if values.size else None
+    try:
+        values = np.asarray(features[index], dtype=np.float32)
+        if values.ndim == 0:
+            raise ValueError(f"a scalar ({values.item()!r}), not an array")
+        return values.reshape(len(values), -1).tolist() if values.size else None
+    except (TypeError, ValueError) as error:
+        raise ImportFormatError(f"{source}: key {index!r}: not a numeric feature array ({str(error)[:200]})") from None
 
 
 def read_mintrec(folder: Path) -> Iterator[dict[str, Any]]:
@@ -65,7 +71,7 @@ def read_mintrec(folder: Path) -> Iterator[dict[str, Any]]:
                     "sample_id": index,
                     "split": SPLIT_FILES[name],
                     "text": text or None,
-                    "audio_features": _matrix(audio, index),
-                    "visual_features": _matrix(video, index),
+                    "audio_features": _matrix(audio, index, str(folder / "audio_feats.pkl")),
+                    "visual_features": _matrix(video, index, str(folder / "video_feats.pkl")),
                     "intent": label or None,
                 }

@@ -68,23 +68,49 @@ class MmsaReader:
             split = data.get(name)
             if split is None:
                 continue
+            if not isinstance(split, dict):
+                raise ImportFormatError(f"{self.path}: split {name!r} is a {type(split).__name__}, not a dict of arrays")
             missing = [key for key in ("audio", "vision", "id", "regression_labels") if key not in split]
             if missing:
                 raise ImportFormatError(f"{self.path}: split {name!r} lacks {missing}")
             texts = _texts(split, self.path, name)
-            n = len(split["id"])
+            n = self._length(split, name, "id")
             for key in ("audio", "vision", "regression_labels"):
-                if len(split[key]) != n:
+                if self._length(split, name, key) != n:
                     raise ImportFormatError(f"{self.path}: split {name!r} has {len(split[key])} {key} rows for {n} ids")
+            if len(texts) != n:
+                raise ImportFormatError(f"{self.path}: split {name!r} has {len(texts)} texts for {n} ids")
             for i in range(n):
-                score = float(np.asarray(split["regression_labels"][i]).reshape(-1)[0])
-                known = bool(np.isfinite(score))
-                yield {
-                    "sample_id": str(split["id"][i]),
-                    "split": split_name,
-                    "text": texts[i] or None,
-                    "audio_features": self._matrix(split, "audio", i),
-                    "visual_features": self._matrix(split, "vision", i),
-                    "sentiment": sentiment_of(score) if known else None,
-                    "score": score if known else None,
-                }
+                yield self._row(split, name, split_name, texts[i], i)
+
+    def _length(self, split: dict[str, Any], name: str, key: str) -> int:
+        try:
+            return len(split[key])
+        except TypeError:
+            raise ImportFormatError(f"{self.path}: split {name!r}, key {key!r}: a {type(split[key]).__name__}, "
+                                    f"not an array over the samples") from None
+
+    def _row(self, split: dict[str, Any], name: str, split_name: str, text: str, i: int) -> dict[str, Any]:
+        """One sample; a value of the wrong shape or type names the file, split, row and key."""
+        key = "id"
+        try:
+            sample_id = str(split[key][i])
+            key = "regression_labels"
+            score = float(np.asarray(split[key][i], dtype=np.float64).reshape(-1)[0])
+            key = "audio"
+            audio = self._matrix(split, key, i)
+            key = "vision"
+            vision = self._matrix(split, key, i)
+        except (TypeError, ValueError, IndexError, KeyError) as error:
+            raise ImportFormatError(f"{self.path}: split {name!r}, row {i}, key {key!r}: {type(error).__name__}: "
+                                    f"{str(error)[:200]}") from None
+        known = bool(np.isfinite(score))
+        return {
+            "sample_id": sample_id,
+            "split": split_name,
+            "text": text or None,
+            "audio_features": audio,
+            "visual_features": vision,
+            "sentiment": sentiment_of(score) if known else None,
+            "score": score if known else None,
+        }

@@ -135,6 +135,41 @@ def test_malformed_inputs_name_the_file_and_row(tmp_path, fmt, files, message):
         import_dataset(fmt, tmp_path, tmp_path / "out")
 
 
+def good_mmsa_split(n: int = 2) -> dict:
+    return {"raw_text": [f"u{i}" for i in range(n)], "audio": np.zeros((n, 3, 2), np.float32),
+            "vision": np.zeros((n, 3, 2), np.float32), "id": np.array([f"v{i}" for i in range(n)]),
+            "regression_labels": np.zeros(n, np.float32)}
+
+
+MALFORMED_MMSA = {
+    "split not a dict": ({"train": [1, 2, 3]}, "split 'train' is a list"),
+    "labels a scalar": ({"train": {**good_mmsa_split(), "regression_labels": 3.0}}, "key 'regression_labels'"),
+    "ragged audio": ({"train": {**good_mmsa_split(), "audio": [[[1.0, 2.0], [3.0]], [[1.0, 2.0]]]}},
+                     "row 0, key 'audio'"),
+    "text audio not numbers": ({"train": {**good_mmsa_split(), "vision": [[["a", "b"]], [["c", "d"]]]}},
+                               "row 0, key 'vision'"),
+    "empty label": ({"train": {**good_mmsa_split(), "regression_labels": [[], []]}}, "row 0, key 'regression_labels'"),
+    "fewer texts": ({"train": {**good_mmsa_split(), "raw_text": ["only one"]}}, "1 texts for 2 ids"),
+    "lengths not numbers": ({"train": {**good_mmsa_split(), "audio_lengths": ["x", "y"]}}, "row 0, key 'audio'"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_MMSA)
+def test_every_malformed_mmsa_structure_names_the_file_and_key(tmp_path, case):
+    data, message = MALFORMED_MMSA[case]
+    (tmp_path / "aligned.pkl").write_bytes(pickle.dumps(data))
+    with pytest.raises(ImportFormatError, match="aligned.pkl") as error:
+        import_dataset("mmsa", tmp_path / "aligned.pkl", tmp_path / "out")
+    assert message in str(error.value)
+
+
+def test_a_mintrec_feature_that_is_not_an_array_names_the_file_and_key(tmp_path):
+    (tmp_path / "train.tsv").write_text("season\tepisode\tclip\ttext\tlabel\nS1\tE1\t3\thi\tThank\n")
+    (tmp_path / "audio_feats.pkl").write_bytes(pickle.dumps({"S1_E1_3": "not features"}))
+    with pytest.raises(ImportFormatError, match="audio_feats.pkl: key 'S1_E1_3'"):
+        import_dataset("mintrec", tmp_path, tmp_path / "out")
+
+
 def test_mmsa_that_is_not_a_pickle_is_named(tmp_path):
     (tmp_path / "x.pkl").write_bytes(b"nope")
     with pytest.raises(ImportFormatError, match="x.pkl"):
