@@ -215,6 +215,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"wrote {write_deploy_config(config, Path(args.write_config))}; deploy it with `serve deploy`")
         return 0
     config.check_auth(os.environ.get(config.api_key_env) or None)  # before Ray starts: an open API is refused
+    config.user_secret(os.environ)  # user tokens named but their secret unset: refused here too
     bundled = config.bundle and (Path(config.bundle) / "bundle.json").is_file()
     if config.mode == "recommend" and not config.catalog and bundled:
         problem = config.catalog_problem()

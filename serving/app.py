@@ -127,9 +127,13 @@ def application(config: ServeConfig) -> Application:
     # changes nothing else: Serve calls Ranker.reconfigure on the live replicas.
     ingress_config = dataclasses.replace(config, ranker_bundle="")
     ingress_options = deployment_options(config, "ingress", replicas.ingress, ongoing=replicas.ingress_max_ongoing)
-    key = os.environ.get(config.api_key_env)
-    if key:  # the key the driver checked reaches the replicas that enforce it, whatever their node's environment
-        ingress_options["ray_actor_options"]["runtime_env"] = {"env_vars": {config.api_key_env: key}}
+    # The secrets the driver checked reach the replicas that enforce them, whatever their node's environment
+    secrets = {config.api_key_env: os.environ.get(config.api_key_env)}
+    if config.user_secret(os.environ):
+        secrets[config.auth.user_token_env] = os.environ[config.auth.user_token_env]
+    secrets = {name: value for name, value in secrets.items() if value}
+    if secrets:
+        ingress_options["ray_actor_options"]["runtime_env"] = {"env_vars": secrets}
     ingress = pinned(Ingress.options(**ingress_options), ingress_config)
     return ingress.bind(ranker, ingress_config, **models)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from mmei.platform.affect_ranker import RankerWeights
 from mmei.platform.config import ConfigError, load_typed
@@ -51,6 +51,9 @@ class Auth:
 
     allow_open: bool = False  # serve a non-loopback host with no API key (refused unless true)
     protect_recognition: bool = False  # /v1/recommend and /v1/analyze need X-API-Key too
+    # an env var holding a secret: then /v1/recommend and /v1/analyze need X-User-Token, the hex
+    # HMAC-SHA256 of the request's user_id under it (platform/user_token.py); empty: user_id is trusted
+    user_token_env: str = ""
 
 
 @dataclass
@@ -179,6 +182,16 @@ class ServeConfig:
         if self.host not in LOOPBACK_HOSTS and not api_key and not self.auth.allow_open:
             raise ConfigError(f"host {self.host} is reachable from other machines and {self.api_key_env} is not set: "
                               f"set an API key in {self.api_key_env}, or auth.allow_open=true to serve without one")
+
+    def user_secret(self, environ: Mapping[str, str]) -> str | None:
+        """The signing secret for user tokens, or None when they are off; named but unset is an error."""
+        name = self.auth.user_token_env
+        if not name:
+            return None
+        if not environ.get(name):
+            raise ConfigError(f"auth.user_token_env names {name}, which is not set: set the secret there, "
+                              f"or leave auth.user_token_env empty to trust user_id as sent")
+        return environ[name]
 
     def catalog_problem(self) -> str | None:
         """Why the catalog cannot serve this bundle (a missing file, a bad row, an emotion

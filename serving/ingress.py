@@ -37,6 +37,7 @@ from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 
 from mmei.platform.store import KeyReused, NotRecommended, Store, StoreUnavailable, UnknownRequest
+from mmei.platform.user_token import valid_user_token
 from mmei.serving import http
 from mmei.serving.api import (AnalyzeResponse, CatalogItem, ErrorResponse, FeedbackRequest, FeedbackResponse,
                               ItemsResponse, ReadinessResponse, RecognitionRequest, RecommendRequest,
@@ -94,6 +95,7 @@ class Ingress:
         self.flow = RecommendFlow(config, self.store, recognise, rank, store_call=self.store_call)
         self.api_key = os.environ.get(config.api_key_env) or None
         config.check_auth(self.api_key)  # fails closed here, where the key is enforced, not only in a driver
+        self.user_secret = config.user_secret(os.environ)  # likewise: named but unset fails here
         app.state.max_body_bytes = config.limits.max_body_bytes
         app.state.request_timeout_s = config.limits.request_timeout_s
         app.state.retry_after_s = config.limits.retry_after_s
@@ -147,6 +149,11 @@ class Ingress:
     def check_api_key(self, given: str | None) -> None:
         http.check_api_key(self.api_key, given)
 
+    def check_user_token(self, user_id: str, token: str | None) -> None:
+        if self.user_secret is not None and not valid_user_token(self.user_secret, user_id, token):
+            raise ApiError(401, "missing or wrong X-User-Token for this user_id (auth.user_token_env is on)",
+                           "X-User-Token", {"WWW-Authenticate": "UserToken"})
+
     def check_recommending(self) -> None:
         """mode analyze deploys no Ranker: the routes that rank say so instead of failing."""
         if self.ranker is None:
@@ -155,22 +162,26 @@ class Ingress:
 
     @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=ERRORS, openapi_extra=RECOGNITION_SECURITY,
               operation_id="analyze")
-    async def analyze(self, request: RecognitionRequest, x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
+    async def analyze(self, request: RecognitionRequest, x_api_key: str | None = Header(default=None),
+                      x_user_token: str | None = Header(default=None, max_length=128)) -> dict[str, Any]:
         """Recognition only: emotion, sentiment and intent distributions and fusion weights."""
         if self.config.auth.protect_recognition:
             self.check_api_key(x_api_key)
+        self.check_user_token(request.user_id, x_user_token)
         recognition, _ = await self.flow.recognise(request)
         return {"recognition": recognition}
 
     @app.post("/v1/recommend", response_model=RecommendResponse, responses=ERRORS,
               openapi_extra={**RECOGNITION_SECURITY, **FEEDBACK_LINK}, operation_id="recommend")
     async def recommend(self, request: RecommendRequest, http_request: Request,
-                        x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
+                        x_api_key: str | None = Header(default=None),
+                        x_user_token: str | None = Header(default=None, max_length=128)) -> dict[str, Any]:
         """Recognise the user's state, then rank the catalog for it (A/B variant by user id).
 
         Its `request_id` is the id to send feedback for (and the X-Request-ID header)."""
         if self.config.auth.protect_recognition:
             self.check_api_key(x_api_key)
+        self.check_user_token(request.user_id, x_user_token)
         self.check_recommending()
         answer = await self.flow.recommend(request, request_id=http_request.state.request_id)
         http_request.state.variant = answer["variant"]
