@@ -11,6 +11,11 @@ SQLAlchemy Core over any URL: an SQLite file by default, PostgreSQL in productio
     user_profiles    per (user, item): events, satisfaction and engagement sums;
                      updated in the same transaction as the feedback row, so a
                      profile never disagrees with the events it summarises
+    user_affect      per user: the sums the affect history needs (platform/user_history.py),
+                     updated with each recommendation and each feedback event in their
+                     own transactions, so the learned ranker reads one row per request
+                     instead of replaying the user's log; it keeps counting what pruning
+                     deletes, as the summary of a history that outlives its rows
 
 `record_feedback` returns only after the commit, so an acknowledged event is stored.
 A database that is down, locked past `timeout_s` or unreachable raises
@@ -34,6 +39,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from mmei.platform.errors import UserInputError
+from mmei.platform.user_history import AffectHistory, replay
 
 metadata = MetaData()
 recommendations = Table(
@@ -46,6 +52,8 @@ recommendations = Table(
     Column("emotion", String(64)),
     Column("intent", String(64)),
     Column("created_at", Float, nullable=False, index=True),
+    # JSON list: the items whose target emotion was the recognised mood (None: not known)
+    Column("matched_items", Text, nullable=True),
 )
 feedback = Table(
     "feedback", metadata,
@@ -69,6 +77,15 @@ user_profiles = Table(
     Column("satisfaction_sum", Float, nullable=False),
     Column("engagement_sum", Float, nullable=False),
 )
+user_affect = Table(
+    "user_affect", metadata,
+    Column("user_id", String(128), primary_key=True),
+    Column("shown", Integer, nullable=False),  # items shown
+    Column("outcome_sum", Float, nullable=False),  # satisfaction over every feedback event
+    Column("matched", Integer, nullable=False),  # items shown whose target emotion was the mood
+    Column("matched_outcome_sum", Float, nullable=False),  # satisfaction given to those
+)
+AFFECT_SUMS = ("shown", "outcome_sum", "matched", "matched_outcome_sum")
 
 
 class StoreError(UserInputError):
@@ -185,31 +202,32 @@ def open_engine(url: str, timeout_s: float = 10.0, pool_size: int = 5, max_overf
     return engine
 
 
-def _upsert_profile(connection, user_id: str, item_id: str, satisfaction: int, engagement: float) -> None:
-    """Add one event to (user, item), atomically, on SQLite and PostgreSQL alike."""
-    values = {"user_id": user_id, "item_id": item_id, "events": 1, "satisfaction_sum": float(satisfaction),
-              "engagement_sum": engagement}
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif connection.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # other databases: read, then write, inside the caller's transaction
-        row = connection.execute(select(user_profiles).where(user_profiles.c.user_id == user_id,
-                                                             user_profiles.c.item_id == item_id)).first()
-        if row is None:
-            connection.execute(insert(user_profiles).values(**values))
+def _upsert_add(connection, table: Table, keys: dict[str, Any], increments: dict[str, float]) -> None:
+    """Add to a row's sums, creating it at these values if absent: atomic on SQLite and
+    PostgreSQL (INSERT ... ON CONFLICT DO UPDATE); elsewhere read-then-write inside the
+    caller's transaction."""
+    where = [table.c[name] == value for name, value in keys.items()]
+    if connection.dialect.name in ("postgresql", "sqlite"):
+        if connection.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
-            connection.execute(user_profiles.update().where(
-                user_profiles.c.user_id == user_id, user_profiles.c.item_id == item_id).values(
-                events=row.events + 1, satisfaction_sum=row.satisfaction_sum + satisfaction,
-                engagement_sum=row.engagement_sum + engagement))
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(table).values(**keys, **increments)
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=list(keys), set_={name: table.c[name] + value for name, value in increments.items()}))
         return
-    statement = dialect_insert(user_profiles).values(**values)
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=["user_id", "item_id"],
-        set_={"events": user_profiles.c.events + 1,
-              "satisfaction_sum": user_profiles.c.satisfaction_sum + float(satisfaction),
-              "engagement_sum": user_profiles.c.engagement_sum + engagement}))
+    row = connection.execute(select(table).where(*where)).first()
+    if row is None:
+        connection.execute(insert(table).values(**keys, **increments))
+    else:
+        connection.execute(table.update().where(*where).values(
+            **{name: getattr(row, name) + value for name, value in increments.items()}))
+
+
+def _upsert_profile(connection, user_id: str, item_id: str, satisfaction: int, engagement: float) -> None:
+    """Add one event to (user, item)."""
+    _upsert_add(connection, user_profiles, {"user_id": user_id, "item_id": item_id},
+                {"events": 1, "satisfaction_sum": float(satisfaction), "engagement_sum": engagement})
 
 
 class Store:
@@ -231,7 +249,8 @@ class Store:
 
     @unavailable_on_database_errors
     def ensure_schema(self) -> None:
-        """Tables and indexes, created once; an older database gains the event_key column."""
+        """Tables and indexes, created once; an older database gains the event_key and
+        matched_items columns (and `rebuild_user_affect` fills user_affect from its log)."""
         if self.ready:
             return
         metadata.create_all(self.engine)
@@ -239,6 +258,9 @@ class Store:
             columns = {column["name"] for column in inspect(connection).get_columns("feedback")}
             if "event_key" not in columns:
                 connection.execute(text("ALTER TABLE feedback ADD COLUMN event_key VARCHAR(128)"))
+            columns = {column["name"] for column in inspect(connection).get_columns("recommendations")}
+            if "matched_items" not in columns:
+                connection.execute(text("ALTER TABLE recommendations ADD COLUMN matched_items TEXT"))
             connection.execute(text(f"CREATE UNIQUE INDEX IF NOT EXISTS {EVENT_KEY_INDEX} ON feedback (event_key)"))
         self.ready = True
 
@@ -263,12 +285,19 @@ class Store:
 
     @unavailable_on_database_errors
     def log_recommendation(self, request_id: str, user_id: str, variant: str, strategy: str, items: list[str],
-                           emotion: str | None, intent: str | None, created_at: float | None = None) -> None:
-        """`created_at` defaults to now; simulators and importers pass their own times."""
+                           emotion: str | None, intent: str | None, created_at: float | None = None,
+                           matched_items: list[str] | None = None) -> None:
+        """`created_at` defaults to now; simulators and importers pass their own times.
+        `matched_items`: those of `items` whose target emotion is `emotion`, for the user's
+        affect history, added to in the same transaction."""
+        matched = [item for item in (matched_items or []) if item in items] if emotion is not None else []
         with self.engine.begin() as connection:
             connection.execute(insert(recommendations).values(
                 request_id=request_id, user_id=user_id, variant=variant, strategy=strategy, items=json.dumps(items),
-                emotion=emotion, intent=intent, created_at=time.time() if created_at is None else created_at))
+                emotion=emotion, intent=intent, created_at=time.time() if created_at is None else created_at,
+                matched_items=json.dumps(matched)))
+            _upsert_add(connection, user_affect, {"user_id": user_id},
+                        {"shown": len(items), "outcome_sum": 0.0, "matched": len(matched), "matched_outcome_sum": 0.0})
 
     @unavailable_on_database_errors
     def record_feedback(self, request_id: str, item_id: str, engagement_seconds: float, satisfaction: int,
@@ -300,6 +329,10 @@ class Store:
                     satisfaction=int(satisfaction), created_at=time.time() if created_at is None else created_at,
                     event_key=event_key))
                 _upsert_profile(connection, served.user_id, item_id, satisfaction, float(engagement_seconds))
+                matched = item_id in json.loads(served.matched_items or "[]")
+                _upsert_add(connection, user_affect, {"user_id": served.user_id},
+                            {"shown": 0, "outcome_sum": float(satisfaction), "matched": 0,
+                             "matched_outcome_sum": float(satisfaction) if matched else 0.0})
                 return int(result.inserted_primary_key[0]), False
         except IntegrityError:
             original = self._event_by_key(event_key) if event_key is not None else None
@@ -356,18 +389,38 @@ class Store:
         return [{**row._mapping, "items": json.loads(row.items)} for row in rows]
 
     @unavailable_on_database_errors
-    def user_log(self, user_id: str, limit: int = 500) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """One user's last `limit` recommendations (items decoded) and the feedback on them:
-        what the learned ranker replays into the user's history (platform/user_history.py)."""
-        recent = (select(recommendations).where(recommendations.c.user_id == user_id)
-                  .order_by(recommendations.c.created_at.desc()).limit(limit))
+    def user_affect(self, user_id: str) -> AffectHistory:
+        """The user's affect history: one row, however long their log."""
         with self.engine.connect() as connection:
-            requests = [{**row._mapping, "items": json.loads(row.items)} for row in connection.execute(recent)]
-            events = [dict(row._mapping) for row in connection.execute(
-                select(feedback.c.request_id, feedback.c.item_id, feedback.c.satisfaction, feedback.c.created_at)
-                .where(feedback.c.user_id == user_id,
-                       feedback.c.request_id.in_([r["request_id"] for r in requests])))] if requests else []
-        return requests[::-1], events
+            row = connection.execute(select(user_affect).where(user_affect.c.user_id == user_id)).first()
+        if row is None:
+            return AffectHistory()
+        return AffectHistory(shown=int(row.shown), outcome_sum=float(row.outcome_sum), matched=int(row.matched),
+                             matched_outcome_sum=float(row.matched_outcome_sum))
+
+    @unavailable_on_database_errors
+    def rebuild_user_affect(self, target_of: dict[str, str]) -> int | None:
+        """The migration for a store logged before user_affect existed: replays the whole
+        log once with the catalog's target emotions, fills each recommendation's
+        matched_items and every user's row. Runs only when user_affect is empty and the
+        log is not; returns the users rebuilt, or None when there was nothing to do."""
+        with self.engine.begin() as connection:
+            if connection.execute(select(func.count()).select_from(user_affect)).scalar() or \
+                    not connection.execute(select(func.count()).select_from(recommendations)).scalar():
+                return None
+            requests = [{**row._mapping, "items": json.loads(row.items)}
+                        for row in connection.execute(select(recommendations))]
+            events = [dict(row._mapping) for row in connection.execute(select(feedback))]
+            _, users = replay(requests, events, target_of)
+            for request in requests:
+                matched = [item for item in request["items"]
+                           if request["emotion"] is not None and target_of.get(item) == request["emotion"]]
+                connection.execute(recommendations.update().where(
+                    recommendations.c.request_id == request["request_id"]).values(matched_items=json.dumps(matched)))
+            for user_id, history in users.items():
+                connection.execute(insert(user_affect).values(
+                    user_id=user_id, **{name: getattr(history, name) for name in AFFECT_SUMS}))
+        return len(users)
 
     @unavailable_on_database_errors
     def served_users(self, since: float | None = None, before: float | None = None) -> list[dict[str, Any]]:

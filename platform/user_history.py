@@ -13,7 +13,9 @@ The history's vector is what the learned ranker reads:
 
 It uses only the log (moods, items, feedback), never a simulator's latent traits,
 and only what was stored before the moment it describes: offline, each request sees
-the events stored before it; online, the Ranker replays the user's stored log.
+the events stored before it (`replay`); online, the store keeps these four sums per
+user (`Store.user_affect`), added to in each write's transaction, so the Ranker reads
+one row instead of replaying the log.
 """
 from __future__ import annotations
 
@@ -75,11 +77,3 @@ def replay(requests: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, 
             user, mood = mood_of[entry["request_id"]]
             users[user].feedback(mood, target_of[entry["item_id"]], float(entry["satisfaction"]))
     return seen, users
-
-
-def user_vector(requests: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]],
-                target_of: Mapping[str, str]) -> np.ndarray:
-    """One user's history vector after their log (`Store.user_log`): what the Ranker reads
-    online, by the same replay the offline rows come from. No log: the empty history."""
-    _, users = replay(requests, events, target_of)
-    return next(iter(users.values()), AffectHistory()).vector()

@@ -119,15 +119,15 @@ class RecommendFlow:
         variant = assign_variant(request.user_id, self.config.variants, self.config.ab_salt)
         strategy = request.strategy or variant.strategy
         # The user's stored data does not depend on the recognition: read it meanwhile.
-        (recognition, text_vector), profile, user_log = await together(
+        (recognition, text_vector), profile, history = await together(
             self.recognise(request), self.store_call(self.store.profile, request.user_id),
-            self.store_call(self.store.user_log, request.user_id) if variant.ranker == "learned" else none())
+            self.store_call(self.store.user_affect, request.user_id) if variant.ranker == "learned" else none())
         ranked = await self.rank(recognition["emotion"]["probabilities"], recognition["intent"]["probabilities"],
-                                 text_vector, profile, strategy, request.k, variant.ranker, user_log)
+                                 text_vector, profile, strategy, request.k, variant.ranker, history)
         items = ranked["items"]
         request_id = request_id or uuid.uuid4().hex
         await self.store_call(self.store.log_recommendation, request_id, request.user_id, variant.name, strategy,
                               [item["item_id"] for item in items], recognition["emotion"]["label"],
-                              recognition["intent"]["label"])
+                              recognition["intent"]["label"], None, ranked.get("matched"))
         return {"request_id": request_id, "variant": variant.name, "strategy": strategy, "ranker": ranked["ranker"],
                 "items": items, "recognition": recognition}

@@ -15,6 +15,8 @@ import urllib.request
 
 from ray import serve
 
+from mmei.platform.bundle import bundle_config
+from mmei.platform.catalog import load_catalog
 from mmei.platform.stop_signals import ForcedStop, as_stop
 from mmei.platform.store import Store
 from mmei.serving.app import APP_NAME, application
@@ -40,11 +42,18 @@ def start(config: ServeConfig, timeout_s: float = 180.0) -> str:
     """Deploy on 127.0.0.1 (or config.host) and return the base URL once healthy.
 
     An open API on a non-loopback host is refused first (no key set, no auth.allow_open),
-    and recommendations past `store.retention_days` with no feedback are pruned.
+    recommendations past `store.retention_days` with no feedback are pruned, and a store
+    from before per-user affect sums gets them built from its log.
     """
     config.check_auth(os.environ.get(config.api_key_env) or None)
+    store = Store(config.store_url, timeout_s=config.store.timeout_s)
     if config.store.retention_days > 0:
-        Store(config.store_url, timeout_s=config.store.timeout_s).prune(config.store.retention_days)
+        store.prune(config.store.retention_days)
+    if config.mode == "recommend":  # a store logged by an older release: its users' affect history, once
+        labels = bundle_config(config.bundle).labels
+        store.rebuild_user_affect({item.item_id: item.target_emotion
+                                   for item in load_catalog(config.catalog_path, labels)})
+    store.close()
     logging = {"enable_access_log": config.access_logs}
     serve.start(proxy_location=config.proxy_location, logging_config=logging,
                 http_options={"host": config.host, "port": config.port,

@@ -27,9 +27,7 @@ from mmei.platform.catalog import load_catalog
 from mmei.platform.ranker_bundle import LearnedRanker
 from mmei.platform.store import ProfileEntry
 from mmei.platform.text_embedding import embed_texts
-from mmei.platform.user_history import user_vector
-
-UserLog = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # Store.user_log: (requests, feedback events)
+from mmei.platform.user_history import AffectHistory
 
 
 @serve.deployment
@@ -54,28 +52,32 @@ class Ranker:
             self.learned = LearnedRanker(Path(folder), self.items)  # load fully, then swap
 
     def top_k(self, state: UserState, profile: list[ProfileEntry], strategy: str, k: int,
-              ranker: str, user_log: UserLog | None = None) -> tuple[str, list[tuple[str, float]]]:
+              ranker: str, history: AffectHistory | None = None) -> tuple[str, list[tuple[str, float]]]:
         learned = self.learned  # one read: a concurrent swap cannot change it mid-request
         if ranker == "learned" and learned is not None:
             emotion = np.array([state.emotion.get(e, 0.0) for e in self.labels.emotion], np.float32)
             intent = np.array([state.intent.get(i, 0.0) for i in self.labels.intent], np.float32)
-            history = user_vector(*(user_log or ([], [])), self.target_of) if learned.history else None
-            scores = learned.score(emotion, intent, history)
+            vector = (history or AffectHistory()).vector() if learned.history else None
+            scores = learned.score(emotion, intent, vector)
             return f"learned:{Path(learned.folder).name}", [(self.items[i].item_id, float(scores[i]))
                                                             for i in top_indices(scores, k)]
         return "affect", self.ranker.top_k(state, profile, strategy, k)
 
     async def rank(self, emotion: dict[str, float], intent: dict[str, float], text_vector: np.ndarray | None,
                    profile: list[ProfileEntry], strategy: str, k: int, ranker: str = "affect",
-                   user_log: UserLog | None = None) -> dict[str, Any]:
+                   history: AffectHistory | None = None) -> dict[str, Any]:
+        """The top k items; `matched` names those whose target emotion is the recognised
+        mood (the argmax), which the store adds to the user's affect history."""
         if self.floor and k in self.floor_output:
             return self.floor_output[k]
         state = UserState(emotion=emotion, intent=intent, text_vector=text_vector)
         # numpy and torch off the event loop, so Serve's probes of this replica are answered meanwhile
-        used, ranked = await asyncio.to_thread(self.top_k, state, profile, strategy, k, ranker, user_log)
+        used, ranked = await asyncio.to_thread(self.top_k, state, profile, strategy, k, ranker, history)
+        mood = max(emotion, key=emotion.get) if emotion else None
         answer = {"ranker": used, "items": [
             {"item_id": item_id, "score": score, "title": self.items[self.ranker.index[item_id]].title,
-             "kind": self.items[self.ranker.index[item_id]].kind} for item_id, score in ranked]}
+             "kind": self.items[self.ranker.index[item_id]].kind} for item_id, score in ranked],
+            "matched": [item_id for item_id, _ in ranked if self.target_of.get(item_id) == mood]}
         if self.floor:
             self.floor_output[k] = answer
         return answer

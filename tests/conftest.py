@@ -135,7 +135,7 @@ def store_url(request, tmp_path):
     url = request.getfixturevalue("postgres_url")
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as connection:  # a clean schema per test
-        for table in ("feedback", "user_profiles", "recommendations"):
+        for table in ("feedback", "user_profiles", "user_affect", "recommendations"):
             connection.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
     engine.dispose()
     return url

@@ -134,7 +134,8 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
                     request_id = f"sim-{requests:07d}"
                     moment = start + 60 * step + session
                     store.log_recommendation(request_id, user.user_id, variant, strategy,
-                                             [item.item_id for item in shown], user.emotion, intent, moment)
+                                             [item.item_id for item in shown], user.emotion, intent, moment,
+                                             [item.item_id for item in shown if item.target_emotion == user.emotion])
                     requests += 1
                     for position, item in enumerate(shown):
                         if rng.random() > 0.9 / (1 + position) ** 0.7:

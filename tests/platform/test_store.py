@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mmei.platform.user_history import replay, user_vector
+from mmei.platform.user_history import replay
 from mmei.platform.store import KeyReused, NotRecommended, Store, StoreError, StoreUnavailable, UnknownRequest
 
 
@@ -81,24 +81,73 @@ def test_pruning_keeps_recommendations_with_feedback(store_url):
     assert sorted(row["request_id"] for row in store.served()) == ["old-answered", "recent"]
 
 
-def test_a_users_log_replays_to_the_history_the_offline_rows_saw(store_url):
-    """Online (Store.user_log → user_vector) and offline (replay of the whole log) agree."""
+TARGETS = {"sad-song": "sadness", "joy-clip": "joy", "calm-pod": "neutral"}
+
+
+def log_and_answer(store, n: int, user: str, mood: str, satisfaction: int) -> None:
+    store.log_recommendation(f"r{n}", user, "learned", "congruent", list(TARGETS), mood, "relax",
+                             created_at=100.0 * n, matched_items=[i for i, t in TARGETS.items() if t == mood])
+    store.record_feedback(f"r{n}", "sad-song", 30.0, satisfaction, created_at=100.0 * n + 1)
+
+
+def test_the_per_user_affect_sums_equal_the_replay_of_the_log(store_url):
+    """Online (one user_affect row, added to with each write) and offline (replay of the
+    whole log) give the same history vector."""
     store = Store(store_url)
-    targets = {"sad-song": "sadness", "joy-clip": "joy", "calm-pod": "neutral"}
     for n, (user, mood) in enumerate([("u1", "sadness"), ("u2", "joy"), ("u1", "sadness"), ("u1", "joy")]):
-        store.log_recommendation(f"r{n}", user, "learned", "congruent", list(targets), mood, "relax",
-                                 created_at=100.0 * n)
-        store.record_feedback(f"r{n}", "sad-song", 30.0, 5 if user == "u1" else 1, created_at=100.0 * n + 1)
+        log_and_answer(store, n, user, mood, 5 if user == "u1" else 1)
     store.record_feedback("r3", "joy-clip", 12.0, 2, created_at=302.0)
-    requests, events = store.user_log("u1")
-    assert [r["request_id"] for r in requests] == ["r0", "r2", "r3"] and requests[0]["items"] == list(targets)
-    assert sorted((e["request_id"], e["item_id"]) for e in events) == [
-        ("r0", "sad-song"), ("r2", "sad-song"), ("r3", "joy-clip"), ("r3", "sad-song")]
-    _, offline = replay(store.served(), store.feedback_events(), targets)
-    assert user_vector(requests, events, targets).tolist() == offline["u1"].vector().tolist()
-    assert user_vector(requests, events, targets)[0] > 0  # rated the mood-matching song 5 when sad
-    assert [r["request_id"] for r in store.user_log("u1", limit=2)[0]] == ["r2", "r3"]  # the newest two
-    assert store.user_log("nobody") == ([], []) and user_vector([], [], targets).tolist() == [0.0, 0.0, 0.0]
+    store.record_feedback("r3", "joy-clip", 12.0, 2, created_at=303.0, event_key="k")
+    store.record_feedback("r3", "joy-clip", 12.0, 2, created_at=303.0, event_key="k")  # a replay adds nothing
+    _, offline = replay(store.served(), store.feedback_events(), TARGETS)
+    for user in ("u1", "u2"):
+        assert store.user_affect(user) == offline[user]
+    assert store.user_affect("u1").vector()[0] > 0  # rated the mood-matching song 5 when sad
+    assert store.user_affect("nobody").vector().tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_history_read_is_one_row_at_ten_or_ten_thousand_logged_requests(tmp_path):
+    """Not timed (that is the bench's job): what the read does is counted, and it is the same."""
+    import sqlalchemy
+
+    reads = {}
+    for size in (10, 10_000):
+        store = Store(f"sqlite:///{tmp_path / f'{size}.db'}")
+        with store.engine.begin() as connection:  # a long log, written in bulk
+            connection.execute(sqlalchemy.text(
+                "INSERT INTO user_affect VALUES ('u1', :shown, :outcome, :matched, :matched_outcome)"),
+                {"shown": 3 * size, "outcome": 2.0 * size, "matched": size, "matched_outcome": 4.0 * size})
+            connection.execute(sqlalchemy.insert(sqlalchemy.table(
+                "recommendations", *(sqlalchemy.column(c) for c in ("request_id", "user_id", "variant", "strategy",
+                                                                   "items", "created_at")))),
+                [{"request_id": f"r{n}", "user_id": "u1", "variant": "control", "strategy": "congruent",
+                  "items": '["a", "b", "c"]', "created_at": float(n)} for n in range(size)])
+        statements, rows = [], []
+        sqlalchemy.event.listen(store.engine, "before_cursor_execute",
+                                lambda *args: statements.append(args[2]))
+        history = store.user_affect("u1")
+        assert history.shown == 3 * size
+        reads[size] = [" ".join(statement.split()) for statement in statements]
+    assert reads[10] == reads[10_000] and len(reads[10]) == 1 and "FROM user_affect" in reads[10][0]
+
+
+def test_a_store_from_before_the_sums_gets_them_from_its_log_once(tmp_path):
+    import sqlalchemy
+
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    for n, (user, mood) in enumerate([("u1", "sadness"), ("u2", "joy"), ("u1", "sadness")]):
+        log_and_answer(store, n, user, mood, 4)
+    with store.engine.begin() as connection:  # what an older release left: no sums, no matched items
+        connection.execute(sqlalchemy.text("DELETE FROM user_affect"))
+        connection.execute(sqlalchemy.text("UPDATE recommendations SET matched_items = NULL"))
+    assert store.user_affect("u1").shown == 0
+    assert store.rebuild_user_affect(TARGETS) == 2
+    _, offline = replay(store.served(), store.feedback_events(), TARGETS)
+    assert store.user_affect("u1") == offline["u1"] and store.user_affect("u1").matched == 2
+    assert store.rebuild_user_affect(TARGETS) is None  # once: the sums are there now
+    log_and_answer(store, 3, "u1", "sadness", 5)  # and feedback after the migration still finds its matches
+    _, offline = replay(store.served(), store.feedback_events(), TARGETS)
+    assert store.user_affect("u1") == offline["u1"]
 
 
 def test_an_older_database_gains_the_idempotency_column(tmp_path):
