@@ -46,6 +46,7 @@ def start(config: ServeConfig, timeout_s: float = 180.0) -> str:
     from before per-user affect sums gets them built from its log.
     """
     config.check_auth(os.environ.get(config.api_key_env) or None)
+    config.check_paths()  # the bundle and catalog the migration below reads
     store = Store(config.store_url, timeout_s=config.store.timeout_s)
     if config.store.retention_days > 0:
         store.prune(config.store.retention_days)
