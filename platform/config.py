@@ -131,6 +131,7 @@ class ModelConfig:
     audio_encoder: str = "conv"  # conv | cnn2d (real speech: a 2-D CNN over the log-mel) | wav2vec2
     audio_layers: int = 1  # transformer layers of the conv and cnn2d audio encoders
     audio_channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # cnn2d: channels per block
+    audio_warp: float = 0.1  # cnn2d, training only: each clip's mel and time axes scaled by up to ±this (speaker perturbation)
     # visual: small CNN per frame + temporal transformer, or a transformers ViTModel
     visual_encoder: str = "cnn"  # cnn | convnet (real faces: VGG-style with GroupNorm) | vit
     visual_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])  # convnet: channels per block

@@ -8,7 +8,7 @@ clips, do no better than MFCC statistics. What this encoder does, in order:
 - normalises each utterance per mel band over its valid frames (the speaker's
   timbre and the microphone are not the emotion; loudness contours survive);
 - in training only, warps each clip's frequency axis and stretches its time axis by
-  up to `WARP` (vocal-tract-length perturbation: a new speaker is, to a first
+  up to `model.audio_warp` (vocal-tract-length perturbation: a new speaker is, to a first
   approximation, the same spectrum scaled), then masks random bands and spans
   (SpecAugment), the standard regulariser for a few hundred clips per class;
 - `len(model.audio_channels)` blocks of two 3x3 convolutions with a per-position
@@ -86,8 +86,6 @@ def spec_augment(mel: torch.Tensor, bands: int, steps: int) -> torch.Tensor:
 
 
 class SpectrogramCnnEncoder(nn.Module):
-    WARP = 0.1
-
     def __init__(self, model: ModelConfig, features: FeatureConfig):
         super().__init__()
         channels = list(model.audio_channels)
@@ -100,6 +98,7 @@ class SpectrogramCnnEncoder(nn.Module):
         self.dropout = nn.Dropout(model.dropout)
         max_len = -(-features.audio_max_steps // 2 ** self.halvings) + 1
         self.sequence = SequenceTransformer(model.hidden_size, model.num_heads, model.audio_layers, model.dropout, max_len)
+        self.warp = model.audio_warp
         self.mask_bands = max(1, features.n_mels // 8)
         self.mask_steps = max(1, features.audio_max_steps // 20)
 
@@ -107,7 +106,8 @@ class SpectrogramCnnEncoder(nn.Module):
         valid = batch["audio_mask"].bool()
         mel = utterance_normalise(batch["audio"], valid)
         if self.training:
-            mel = warp(mel, self.WARP) * valid.to(mel.dtype).unsqueeze(-1)
+            if self.warp > 0:
+                mel = warp(mel, self.warp) * valid.to(mel.dtype).unsqueeze(-1)
             mel = spec_augment(mel, self.mask_bands, self.mask_steps)
         maps = self.blocks(mel.unsqueeze(1))  # (B, C, T', M')
         tokens = self.project(self.dropout(maps.permute(0, 2, 1, 3).flatten(2)))
