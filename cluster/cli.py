@@ -233,7 +233,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             print(f"  curl -s {url}/v1/analyze -H 'content-type: application/json' "
                   f"-d '{{\"user_id\": \"u1\", \"audio\": \"'$(base64 -w0 CLIP.wav)'\"}}'", flush=True)
-        serve_until_stopped(config)
+        serve_until_stopped(config, shared_cluster=bool(args.address or os.environ.get("RAY_ADDRESS")))
     return 0
 
 

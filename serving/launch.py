@@ -70,9 +70,13 @@ def stop() -> None:
     serve.shutdown()
 
 
-def serve_until_stopped(config: ServeConfig, echo: Callable[[str], None] = print) -> dict:
-    """Serve until SIGTERM or SIGINT, then drain and delete the app; returns the drain's counts.
+def serve_until_stopped(config: ServeConfig, echo: Callable[[str], None] = print, shared_cluster: bool = False) -> dict:
+    """Serve until SIGTERM or SIGINT, then drain; returns the drain's counts.
 
+    On a `shared_cluster` (--address) the app is then deleted, and only it: other Serve
+    apps keep running. On a local cluster this command started, nothing is deleted:
+    the ray_session's shutdown stops proxy and replicas together right after, so clients
+    see 503s and then a closed port, never the 404s a proxy without its app answers.
     A second signal during the drain deletes the app without waiting and raises ForcedStop."""
     try:
         while True:
@@ -87,9 +91,8 @@ def serve_until_stopped(config: ServeConfig, echo: Callable[[str], None] = print
         report = drain(timeout)
         echo(f"drained in {report['seconds']:.1f}s: {report['finished']} in-flight requests finished, "
              f"{report['cut']} cut, {report['refused']} new ones refused with 503")
-        # Only our app: on a shared cluster (--address) other Serve apps keep running. A local
-        # cluster goes with the ray_session that started it, controller and proxies too.
-        serve.delete(APP_NAME)
+        if shared_cluster:
+            serve.delete(APP_NAME)
     except KeyboardInterrupt as interrupt:
         if not isinstance(as_stop(interrupt), ForcedStop):
             raise
