@@ -11,7 +11,8 @@ is the same files, and needs no pip on the nodes. Installed from a wheel already
 pyproject.toml beside the package), the installed package is shipped as it is.
 
 Arguments naming an existing local file (`--config my.yaml`, `serve.catalog=items.csv`)
-are copied into the job's working directory and rewritten to point there. Folders
+are copied into the job's working directory and rewritten to point there. A URL with a
+password travels in the runtime env's variables, never in the entrypoint. Folders
 (data, outputs) are left alone: on a real cluster they must be on storage every node
 sees (a shared filesystem, or s3:// where the verb reads it).
 """
@@ -75,14 +76,38 @@ def stage_argument(argument: str, files: Path, staged: list[str]) -> str:
     return f"{prefix}={relative}" if prefix else relative
 
 
+def secrets_to_env(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
+    """A URL with a password (`store_url=postgresql://u:PASS@host/db`, `--store URL`) moves to
+    an env var of the job's runtime env, and the argument becomes `env:NAME`, which the
+    store reads where it opens. The entrypoint, which `mmei submit` prints and Ray keeps
+    in the job's metadata, then holds no password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    rewritten, secrets = [], {}
+    for argument in arguments:
+        prefix, _, value = argument.partition("=") if "=" in argument.split("://")[0] else ("", "", argument)
+        try:
+            secret = "://" in value and make_url(value).password is not None
+        except (ArgumentError, ValueError):
+            secret = False
+        if not secret:
+            rewritten.append(argument)
+            continue
+        name = f"MMEI_JOB_SECRET_{len(secrets)}"
+        secrets[name] = value
+        rewritten.append(f"{prefix}=env:{name}" if prefix else f"env:{name}")
+    return rewritten, secrets
+
+
 def package_job(command: list[str], staging: Path, env_vars: dict[str, str] | None = None) -> JobPackage:
     """The entrypoint and runtime_env that run `mmei <verb> ...` on the cluster."""
     staged: list[str] = []
     workdir = staging / "workdir"
     workdir.mkdir(parents=True)
-    arguments = [stage_argument(argument, workdir / "files", staged) for argument in command]
+    arguments, secrets = secrets_to_env([stage_argument(argument, workdir / "files", staged) for argument in command])
     module = build_package(staging)
     runtime_env = {"py_modules": [str(module)], "working_dir": str(workdir),
-                   "env_vars": {"HF_HUB_OFFLINE": "1", **RAY_TRAIN_ENV, **(env_vars or {})}}
+                   "env_vars": {"HF_HUB_OFFLINE": "1", **RAY_TRAIN_ENV, **secrets, **(env_vars or {})}}
     entrypoint = shlex.join(["python", "-m", "mmei.cluster.cli", *arguments])
     return JobPackage(entrypoint=entrypoint, runtime_env=runtime_env, staged_files=staged)
