@@ -47,13 +47,27 @@ class ForcedStop(StopRequested):
 
 
 @contextmanager
-def stop_signals() -> Iterator[None]:
-    """Install the handler for SIGTERM and SIGINT (main thread only) and restore the old ones after."""
+def handling(handler) -> Iterator[None]:
+    """SIGTERM and SIGINT go to `handler` inside the block (main thread only: elsewhere
+    Python cannot install one); the handlers before are put back after."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
+    for signum in SIGNALS:
+        signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old if old is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """The first signal raises StopRequested, a second ForcedStop (see the module's docstring)."""
     _received.clear()
 
     def on_signal(signum: int, frame) -> None:
@@ -64,14 +78,8 @@ def stop_signals() -> Iterator[None]:
             return
         raise (StopRequested if len(_received) == 1 else ForcedStop)(signum)
 
-    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
-    for signum in SIGNALS:
-        signal.signal(signum, on_signal)
-    try:
+    with handling(on_signal):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 def as_stop(interrupt: KeyboardInterrupt) -> StopRequested | None:
@@ -88,16 +96,5 @@ def as_stop(interrupt: KeyboardInterrupt) -> StopRequested | None:
 def signals_held() -> Iterator[None]:
     """Around a short shutdown that must finish (`ray.shutdown` of a local cluster, ~1-3 s):
     further signals are ignored rather than leaving its processes half-stopped."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
+    with handling(signal.SIG_IGN):
         yield
-        return
-    previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
-    for signum in SIGNALS:
-        signal.signal(signum, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

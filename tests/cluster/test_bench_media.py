@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -68,33 +67,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_mmei_serve_recognises_an_original_48k_clip_with_the_voice_bundle(audio_bench, tmp_path):
+def test_mmei_serve_recognises_an_original_48k_clip_with_the_voice_bundle(audio_bench, tmp_path, mmei_serve):
     output, _, result = audio_bench
     port = free_port()
-    server = subprocess.Popen([*MMEI, "serve", "--bundle", result["runs"][0]["bundle"], "--port", str(port),
-                               f"store_url=sqlite:///{tmp_path}/serve.db"], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=ENV, cwd=tmp_path)
-    lines = []
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            line = server.stdout.readline()
-            lines.append(line)
-            if line.startswith("serving ") and " at http" in line or not line and server.poll() is not None:
-                break
-        console = "".join(lines)
-        # RAVDESS's labels are not the shipped catalog's: recognition is served, and the user told why
-        assert "serving recognition only (mode=analyze)" in console and "target_emotion" in console, console
-        clip = (SHARED / "ravdess-48k-original" / "03-01-05-02-01-01-12.wav").read_bytes()
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/analyze", timeout=60,
-                            json={"user_id": "u1", "audio": base64.b64encode(clip).decode()})
-        assert answer.status_code == 200, answer.text
-        emotion = answer.json()["recognition"]["emotion"]
-        assert list(emotion["probabilities"])[:2] == ["neutral", "calm"] and len(emotion["probabilities"]) == 8
-        assert answer.json()["recognition"]["modalities"] == ["audio"]
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    server = mmei_serve(["--bundle", result["runs"][0]["bundle"], "--port", str(port),
+                         f"store_url=sqlite:///{tmp_path}/serve.db"], env=ENV, cwd=tmp_path)
+    console = server.output()
+    # RAVDESS's labels are not the shipped catalog's: recognition is served, and the user told why
+    assert "serving recognition only (mode=analyze)" in console and "target_emotion" in console, console
+    clip = (SHARED / "ravdess-48k-original" / "03-01-05-02-01-01-12.wav").read_bytes()
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/analyze", timeout=60,
+                        json={"user_id": "u1", "audio": base64.b64encode(clip).decode()})
+    assert answer.status_code == 200, answer.text
+    emotion = answer.json()["recognition"]["emotion"]
+    assert list(emotion["probabilities"])[:2] == ["neutral", "calm"] and len(emotion["probabilities"]) == 8
+    assert answer.json()["recognition"]["modalities"] == ["audio"]
+    server.process.send_signal(signal.SIGINT)
+    server.process.wait(timeout=60)

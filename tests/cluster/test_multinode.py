@@ -193,7 +193,7 @@ def test_the_generated_serve_config_deploys_and_recommends_on_127_0_0_1(cluster,
     assert len(answer["items"]) == 3 and answer["recognition"]["emotion"]["label"]
 
 
-def test_serve_on_a_cluster_started_without_the_key_still_requires_it(cluster, trained, tmp_path):
+def test_serve_on_a_cluster_started_without_the_key_still_requires_it(cluster, trained, tmp_path, mmei_serve):
     """The key is set only where `mmei serve --address` runs, not on the cluster's nodes:
     the replicas still get it (the deployment's runtime env) and refuse requests without it.
     Then SIGTERM drains and deletes only the app, leaving the cluster up."""
@@ -202,40 +202,25 @@ def test_serve_on_a_cluster_started_without_the_key_still_requires_it(cluster, t
     subprocess.run([SERVE, "shutdown", "-y", "--address", cluster.address], capture_output=True, timeout=120,
                    env=cluster.env)  # the serve-deploy test's app and its port
     port, key = cluster.free_port(), secrets.token_hex(8)
-    env = {**cluster.env, "MMEI_API_KEY": key}
-    server = subprocess.Popen([*CLI, "serve", "--address", cluster.gcs_address, "--bundle", str(out / "bundle"),
-                               "--port", str(port), f"store_url=sqlite:///{tmp_path / 'serve.db'}",
-                               "proxy_location=HeadOnly"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=env)
-    lines = []
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            line = server.stdout.readline()
-            lines.append(line)
-            if line.startswith("serving ") or not line:
-                break
-        assert any(line.startswith("serving ") for line in lines), "".join(lines)
-        url = f"http://127.0.0.1:{port}"
+    server = mmei_serve(["--address", cluster.gcs_address, "--bundle", str(out / "bundle"), "--port", str(port),
+                         f"store_url=sqlite:///{tmp_path / 'serve.db'}", "proxy_location=HeadOnly"],
+                        env={**cluster.env, "MMEI_API_KEY": key}, timeout_s=240)
+    url = f"http://127.0.0.1:{port}"
 
-        def status(path: str, headers: dict) -> int:
-            request = urllib.request.Request(f"{url}{path}", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    return response.status
-            except urllib.error.HTTPError as error:
-                return error.code
+    def status(path: str, headers: dict) -> int:
+        request = urllib.request.Request(f"{url}{path}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
 
-        assert status("/v1/admin/stats", {}) == 401
-        assert status("/v1/admin/stats", {"X-API-Key": "wrong"}) == 401
-        assert status("/v1/admin/stats", {"X-API-Key": key}) == 200
-        server.send_signal(signal.SIGTERM)
-        rest, _ = server.communicate(timeout=120)
-        assert server.returncode == 0, "".join(lines) + rest
-        assert "0 cut" in rest and cluster.alive_nodes() == 2  # the cluster is not ours to stop
-    finally:
-        if server.poll() is None:
-            server.kill()
+    assert status("/v1/admin/stats", {}) == 401
+    assert status("/v1/admin/stats", {"X-API-Key": "wrong"}) == 401
+    assert status("/v1/admin/stats", {"X-API-Key": key}) == 200
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=120) == 0, server.output()
+    assert "0 cut" in server.output() and cluster.alive_nodes() == 2  # the cluster is not ours to stop
 
 
 def test_a_bad_entrypoint_fails_and_its_logs_say_why(cluster, tmp_path):

@@ -4,7 +4,6 @@ The server runs as a user runs it, in its own process with its own local Ray clu
 A request is held inside the TextEncoder by a file barrier (serving/fault_injection.py),
 so it is provably in flight when the signal lands, whatever the machine's speed.
 """
-import base64
 import os
 import signal
 import sqlite3
@@ -18,7 +17,6 @@ import pytest
 
 from mmei.serving.fault_injection import HOLD_TEXT
 
-MMEI = [sys.executable, "-m", "mmei.cluster.cli"]
 
 
 @pytest.fixture
@@ -33,11 +31,6 @@ def bundle(tmp_path):
     config = load_config("tiny")
     save_bundle(build_model(config, pretrained=True).eval(), config, tmp_path / "bundle", extra={"trained": False})
     return tmp_path / "bundle"
-
-
-def read_lines(process: subprocess.Popen, lines: list[str]) -> None:
-    for line in process.stdout:
-        lines.append(line)
 
 
 def wait_for(predicate, timeout_s: float, what: str, lines: list[str]):
@@ -66,48 +59,39 @@ def ray_session_processes(session: str) -> list[str]:
     return found
 
 
-def test_sigterm_drains_a_request_in_flight_then_exits_0_leaving_no_ray_process(bundle, tmp_path, port_picker):
+def test_sigterm_drains_a_request_in_flight_then_exits_0_leaving_no_ray_process(bundle, tmp_path, port_picker,
+                                                                               mmei_serve):
     port, store = port_picker(), tmp_path / "serve.db"
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MMEI_FAULT_INJECTION": "1", "MMEI_FAULT_BARRIER_DIR": str(barrier)}
     env.pop("RAY_ADDRESS", None)
-    process = subprocess.Popen([*MMEI, "serve", "--bundle", str(bundle), "--port", str(port),
-                                f"store_url=sqlite:///{store}", "replicas.cpus_per_replica=0.05"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    lines: list[str] = []
-    threading.Thread(target=read_lines, args=(process, lines), daemon=True).start()
-    try:
-        wait_for(lambda: any(line.startswith("serving ") for line in lines) or process.poll() is not None, 240,
-                 "the server to start", lines)
-        assert process.poll() is None, "".join(lines)
-        session = next(part for line in lines for part in line.split("/") if part.startswith("session_"))
-        url = f"http://127.0.0.1:{port}"
+    server = mmei_serve(["--bundle", str(bundle), "--port", str(port), f"store_url=sqlite:///{store}",
+                         "replicas.cpus_per_replica=0.05"], env=env, timeout_s=240)
+    process, lines = server.process, server.lines
+    session = next(part for line in lines for part in line.split("/") if part.startswith("session_"))
+    url = f"http://127.0.0.1:{port}"
 
-        held: dict = {}
-        request = {"user_id": "held-user", "text": HOLD_TEXT, "k": 3}
-        client = threading.Thread(target=lambda: held.update(
-            response=httpx.post(f"{url}/v1/recommend", json=request, timeout=60)), daemon=True)
-        client.start()
-        wait_for(lambda: (barrier / "arrived").exists(), 60, "the request to reach the TextEncoder", lines)
+    held: dict = {}
+    request = {"user_id": "held-user", "text": HOLD_TEXT, "k": 3}
+    client = threading.Thread(target=lambda: held.update(
+        response=httpx.post(f"{url}/v1/recommend", json=request, timeout=60)), daemon=True)
+    client.start()
+    wait_for(lambda: (barrier / "arrived").exists(), 60, "the request to reach the TextEncoder", lines)
 
-        process.send_signal(signal.SIGTERM)
-        wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 503, 30, "/readyz to turn 503", lines)
-        refused = httpx.post(f"{url}/v1/recommend", json={"user_id": "late", "text": "hello", "k": 1}, timeout=30)
-        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
-        assert "shutting down" in refused.json()["error"]
-        assert client.is_alive()  # still held: the drain waits for it
+    process.send_signal(signal.SIGTERM)
+    wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 503, 30, "/readyz to turn 503", lines)
+    refused = httpx.post(f"{url}/v1/recommend", json={"user_id": "late", "text": "hello", "k": 1}, timeout=30)
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert "shutting down" in refused.json()["error"]
+    assert client.is_alive()  # still held: the drain waits for it
 
-        (barrier / "release").touch()
-        client.join(60)
-        assert held["response"].status_code == 200, held["response"].text
-        request_id = held["response"].json()["request_id"]
-        assert process.wait(90) == 0, "".join(lines)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(30)
-    output = "".join(lines)
+    (barrier / "release").touch()
+    client.join(60)
+    assert held["response"].status_code == 200, held["response"].text
+    request_id = held["response"].json()["request_id"]
+    assert process.wait(90) == 0, server.output()
+    output = server.output()
     assert "SIGTERM received" not in output and "Traceback" not in output, output
     assert "1 in-flight requests finished, 0 cut, 1 new ones refused with 503" in output, output
     stored = sqlite3.connect(store).execute("SELECT user_id FROM recommendations WHERE request_id = ?",
