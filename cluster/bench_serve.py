@@ -38,7 +38,7 @@ from mmei.pipelines.sources.synthetic import make_sample
 from mmei.platform.bundle import save_bundle
 from mmei.platform.config import load_config
 from mmei.platform.models.build import build_model
-from mmei.serving.config import load_serve_config
+from mmei.serving.config import ServeConfig, load_serve_config
 from mmei.serving.in_process import InProcessGraph
 from mmei.serving.launch import start, stop, wait_healthy
 
@@ -105,7 +105,8 @@ def run_bench(latency_requests: int = 100, throughput_requests: int = 320, port:
 
     async def run_http(name: str, url: str) -> None:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        headers = ServeConfig().client_headers(os.environ)  # the servers below inherit the env, and its key
+        async with httpx.AsyncClient(timeout=120, limits=limits, headers=headers) as client:
             results[name] = await profile(name, await http_sender(url, body, client), latency_requests,
                                           throughput_requests)
 

@@ -227,11 +227,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         url = start(config)
         print(f"serving {config.bundle} at {url} (docs: {url}/docs); Ctrl-C or SIGTERM stops it after a drain",
               flush=True)
+        key = f" -H \"X-API-Key: ${config.api_key_env}\"" if config.client_headers(os.environ) else ""
         if config.mode == "recommend":
-            print(f"  curl -s {url}/v1/recommend -H 'content-type: application/json' "
+            print(f"  curl -s {url}/v1/recommend{key} -H 'content-type: application/json' "
                   f"-d '{{\"user_id\": \"u1\", \"text\": \"I could use something calming\", \"k\": 3}}'", flush=True)
         else:
-            print(f"  curl -s {url}/v1/analyze -H 'content-type: application/json' "
+            print(f"  curl -s {url}/v1/analyze{key} -H 'content-type: application/json' "
                   f"-d '{{\"user_id\": \"u1\", \"audio\": \"'$(base64 -w0 CLIP.wav)'\"}}'", flush=True)
         serve_until_stopped(config, shared_cluster=bool(args.address or os.environ.get("RAY_ADDRESS")))
     return 0

@@ -136,7 +136,10 @@ async def load(url: str, requests: int, concurrency: int) -> tuple[list[float], 
                 raise CheckFailed(f"/v1/recommend answered {response.status_code}: {response.text[:300]}")
             latencies.append((time.perf_counter() - started) * 1000)
 
-    async with httpx.AsyncClient(timeout=60) as session:
+    from mmei.serving.config import ServeConfig
+
+    headers = ServeConfig().client_headers(os.environ)  # `mmei serve` below inherits the env, and its key
+    async with httpx.AsyncClient(timeout=60, headers=headers) as session:
         started = time.perf_counter()
         await asyncio.gather(*(client(session) for _ in range(concurrency)))
         return latencies, time.perf_counter() - started

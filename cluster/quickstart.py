@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import time
 import urllib.request
@@ -74,8 +75,9 @@ def as_request(row: dict[str, Any], user_id: str) -> dict[str, Any]:
     return body
 
 
-def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"content-type": "application/json", **headers})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -163,7 +165,8 @@ def run_quickstart(workdir: Path, samples: int, config_name: str = "tiny", overr
             with stage("6/6 recommend over HTTP"):
                 answers = []
                 for number, (title, row) in enumerate(pick_examples(corpus)):
-                    answer = post(f"{url}/v1/recommend", as_request(row, f"quickstart-user-{number}"))
+                    answer = post(f"{url}/v1/recommend", as_request(row, f"quickstart-user-{number}"),
+                                  serving.client_headers(os.environ))
                     show(title, row, answer)
                     answers.append({"example": title, "sample_id": row["sample_id"], "response": answer})
                 (workdir / "sample_requests.json").write_text(json.dumps(answers, indent=2))

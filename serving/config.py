@@ -50,7 +50,9 @@ class Auth:
     """Who may call what. The key lives in the env var `api_key_env` names, never in config."""
 
     allow_open: bool = False  # serve a non-loopback host with no API key (refused unless true)
-    protect_recognition: bool = False  # /v1/recommend and /v1/analyze need X-API-Key too
+    # with a key set, /v1/recommend and /v1/analyze need X-API-Key too; false opens them to
+    # anyone who reaches the port (behind a gateway that authenticates end users itself)
+    protect_recognition: bool = True
     # an env var holding a secret: then /v1/recommend and /v1/analyze need X-User-Token, the hex
     # HMAC-SHA256 of the request's user_id under it (platform/user_token.py); empty: user_id is trusted
     user_token_env: str = ""
@@ -120,7 +122,7 @@ class ServeConfig:
     # EveryNode: a proxy on every node, no single point of failure (clusters, RayService);
     # HeadOnly: one proxy, for several Ray nodes on one host (they would fight over the port)
     proxy_location: str = "EveryNode"
-    api_key_env: str = "MMEI_API_KEY"  # when this env var is set, /v1/feedback and /v1/admin/* need X-API-Key
+    api_key_env: str = "MMEI_API_KEY"  # when this env var is set, every /v1 route but /v1/items needs X-API-Key
     access_logs: bool = False  # per-request logs cost 20-30% throughput on small machines
     # graph: encoders, fusion and ranker as separate deployments (a cluster: encoders scale apart,
     # on their own GPUs) | compact: one Recognizer (encoders + fusion) and the Ranker (one node: fewer hops)
@@ -182,6 +184,11 @@ class ServeConfig:
         if self.host not in LOOPBACK_HOSTS and not api_key and not self.auth.allow_open:
             raise ConfigError(f"host {self.host} is reachable from other machines and {self.api_key_env} is not set: "
                               f"set an API key in {self.api_key_env}, or auth.allow_open=true to serve without one")
+
+    def client_headers(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """What our own clients (quickstart, bench, gpu-check) send: the key, when one is set."""
+        key = environ.get(self.api_key_env)
+        return {"X-API-Key": key} if key else {}
 
     def user_secret(self, environ: Mapping[str, str]) -> str | None:
         """The signing secret for user tokens, or None when they are off; named but unset is an error."""

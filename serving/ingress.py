@@ -51,7 +51,7 @@ from mmei.serving.metrics import ServingMetrics
 from mmei.serving.prune_schedule import PruneSchedule
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 422, 503, 504)}
-RECOGNITION_SECURITY = {"security": [{}, {"APIKeyHeader": []}]}  # the key is needed with auth.protect_recognition
+RECOGNITION_SECURITY = {"security": [{}, {"APIKeyHeader": []}]}  # the key, when the server has one (auth.protect_recognition)
 # What a client does next: send feedback for one of the items it was shown.
 FEEDBACK_LINK = {"responses": {"200": {"links": {"SendFeedback": {
     "operationId": "feedback", "description": "feedback for the first recommended item",

@@ -9,7 +9,7 @@ import json
 import os
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Header
 
 from mmei.serving import http
 from mmei.serving.api import RecommendRequest
@@ -26,8 +26,12 @@ def create_app() -> FastAPI:
     app.state.client_rate_per_s = config.limits.client_rate_per_s  # the same per-client limit as the Ingress
     app.state.client_burst = config.limits.client_burst
 
+    api_key = os.environ.get(config.api_key_env) or None
+
     @app.post("/v1/recommend")
-    async def recommend(request: RecommendRequest) -> dict[str, Any]:
+    async def recommend(request: RecommendRequest, x_api_key: str | None = Header(default=None)) -> dict[str, Any]:
+        if config.auth.protect_recognition:  # the same check as the Ingress, so the comparison is fair
+            http.check_api_key(api_key, x_api_key)
         return await graph.flow.recommend(request)
 
     @app.get("/healthz")

@@ -207,8 +207,10 @@ def test_serve_on_a_cluster_started_without_the_key_still_requires_it(cluster, t
                         env={**cluster.env, "MMEI_API_KEY": key}, timeout_s=240)
     url = f"http://127.0.0.1:{port}"
 
-    def status(path: str, headers: dict) -> int:
-        request = urllib.request.Request(f"{url}{path}", headers=headers)
+    def status(path: str, headers: dict, body: dict | None = None) -> int:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{url}{path}", data=data, headers={"content-type": "application/json",
+                                                                            **headers})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status
@@ -218,6 +220,7 @@ def test_serve_on_a_cluster_started_without_the_key_still_requires_it(cluster, t
     assert status("/v1/admin/stats", {}) == 401
     assert status("/v1/admin/stats", {"X-API-Key": "wrong"}) == 401
     assert status("/v1/admin/stats", {"X-API-Key": key}) == 200
+    assert status("/v1/analyze", {}, {"user_id": "u", "text": "hi"}) == 401  # recognition too, by default
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=120) == 0, server.output()
     assert "0 cut" in server.output() and cluster.alive_nodes() == 2  # the cluster is not ours to stop

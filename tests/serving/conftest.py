@@ -46,8 +46,9 @@ def served(ray_cluster, serve_bundle, tmp_path_factory, port_picker):
 
 
 @pytest.fixture(scope="session")
-def client(served):
-    with httpx.Client(base_url=served[0], timeout=60) as session:
+def client(served, api_key):
+    """A client that sends the key, as a user's backend would: with a key set, recognition needs it."""
+    with httpx.Client(base_url=served[0], timeout=60, headers={"X-API-Key": api_key}) as session:
         yield session
 
 

@@ -22,7 +22,7 @@ def test_killing_an_encoder_replica_under_load(served, api_key):
     lock = threading.Lock()
 
     def user(number: int) -> None:
-        with httpx.Client(base_url=url, timeout=120) as client:
+        with httpx.Client(base_url=url, timeout=120, headers={"X-API-Key": api_key}) as client:
             for i in range(REQUESTS_EACH):
                 answer = client.post("/v1/recommend", json={"user_id": f"load-{number}", "k": 3,
                                                             "text": f"request {i}: something relaxing please"})
@@ -31,7 +31,7 @@ def test_killing_an_encoder_replica_under_load(served, api_key):
                 if answer.status_code != 200:
                     continue
                 body = answer.json()
-                stored = client.post("/v1/feedback", headers={"X-API-Key": api_key}, json={
+                stored = client.post("/v1/feedback", json={
                     "request_id": body["request_id"], "item_id": body["items"][0]["item_id"],
                     "engagement_seconds": float(i), "satisfaction": 1 + i % 5})
                 if stored.status_code == 200:

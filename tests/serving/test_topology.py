@@ -12,10 +12,13 @@ from mmei.serving.in_process import InProcessGraph
 
 @pytest.fixture(scope="module")
 def compact(served, serve_bundle, tmp_path_factory):
+    """The compact topology, with a key set but recognition opened on purpose (behind a gateway)."""
     url, _ = served
     store = tmp_path_factory.mktemp("compact") / "compact.db"
     serve.run(application(load_serve_config(None, [f"bundle={serve_bundle}", f"store_url=sqlite:///{store}",
-                                                   "topology=compact"])), name="compact", route_prefix="/compact")
+                                                   "topology=compact", "api_key_env=MMEI_TEST_API_KEY",
+                                                   "auth.protect_recognition=false"])),
+              name="compact", route_prefix="/compact")
     yield f"{url}/compact"
     serve.delete("compact")
 
@@ -34,6 +37,14 @@ def test_compact_recognises_exactly_what_the_graph_does(client, compact, full_re
     assert recommended.status_code == 200 and len(recommended.json()["items"]) == 5
     ready = client.get(f"{compact}/readyz").json()
     assert ready["ready"] and set(ready["checks"]) == {"store", "recognizer", "ranker"}
+
+
+def test_protect_recognition_false_opens_recognition_and_nothing_else(compact):
+    import httpx
+
+    body = {"user_id": "u", "text": "open to anyone who reaches the port"}
+    assert httpx.post(f"{compact}/v1/analyze", json=body, timeout=60).status_code == 200
+    assert httpx.get(f"{compact}/v1/admin/stats", timeout=60).status_code == 401  # the key still guards the rest
 
 
 def test_media_only_decoding_finds_bad_is_a_422_naming_the_field_in_both(client, compact, full_row):

@@ -160,7 +160,7 @@ class Barrier:
         self.open = True
 
 
-def test_killing_the_replica_a_request_is_in_succeeds_that_request(served):
+def test_killing_the_replica_a_request_is_in_succeeds_that_request(served, api_key):
     from mmei.serving.fault_injection import BARRIER_NAME, BARRIER_NAMESPACE, HOLD_TEXT
 
     url, _ = served
@@ -168,7 +168,7 @@ def test_killing_the_replica_a_request_is_in_succeeds_that_request(served):
     try:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pending = pool.submit(httpx.post, f"{url}/v1/analyze", json={"user_id": "u", "text": HOLD_TEXT},
-                                  timeout=120)
+                                  headers={"X-API-Key": api_key}, timeout=120)
             victim = wait_until(lambda: ray.get(barrier.held_by.remote()), "the request to reach a replica", 60, 0.1)
             assert victim in replicas("TextEncoder")  # the request is in that replica now
             kill_replica(victim)
@@ -190,7 +190,7 @@ def test_killing_the_ingress_under_load_loses_no_acknowledged_feedback(served, a
     failures: list[int] = []
 
     def user(number: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as session:
+        with httpx.Client(base_url=url, timeout=60, headers={"X-API-Key": api_key}) as session:
             for i in range(6):
                 answer = None
                 for _ in range(20):  # a real client retries a failed request
@@ -277,7 +277,7 @@ def private_postgres(port_picker):
 @pytest.fixture(scope="module")
 def tight(ray_cluster, serve_bundle, private_postgres, served):
     """A second app on the same Serve instance: one slot per model replica, tiny queues,
-    a 6 s deadline, recognition behind the API key, and a PostgreSQL store."""
+    a 6 s deadline, an API key (so recognition needs it, by default), and a PostgreSQL store."""
     from ray import serve
 
     from mmei.serving.app import application
@@ -285,7 +285,7 @@ def tight(ray_cluster, serve_bundle, private_postgres, served):
 
     url, _ = served
     config = load_serve_config(None, [f"bundle={serve_bundle}", f"store_url={private_postgres[0]}",
-                                      "api_key_env=MMEI_TEST_API_KEY", "auth.protect_recognition=true",
+                                      "api_key_env=MMEI_TEST_API_KEY",
                                       "limits.request_timeout_s=6", "limits.max_queued_requests=1",
                                       "replicas.model_max_ongoing=1", "replicas.ingress_max_ongoing=32",
                                       "store.timeout_s=1"])
@@ -316,10 +316,12 @@ def test_overload_gets_503_with_retry_after_never_500_and_recovers(tight, api_ke
                       timeout=60).status_code == 200
 
 
-def test_recognition_needs_the_key_when_protected(tight, api_key):
+def test_with_a_key_set_recognition_needs_it_by_default(tight, api_key):
     base, _ = tight
-    refused = httpx.post(f"{base}/v1/analyze", json={"user_id": "u", "text": "hi"}, timeout=60)
-    assert refused.status_code == 401 and refused.json()["field"] == "X-API-Key"
+    for path in ("/v1/analyze", "/v1/recommend"):
+        for headers in ({}, {"X-API-Key": "wrong"}):
+            refused = httpx.post(f"{base}{path}", json={"user_id": "u", "text": "hi"}, headers=headers, timeout=60)
+            assert refused.status_code == 401 and refused.json()["field"] == "X-API-Key", (path, refused.text)
     scheme = httpx.get(f"{base}/openapi.json", timeout=30).json()["components"]["securitySchemes"]["APIKeyHeader"]
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
 
