@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -318,6 +319,11 @@ class ConfigError(UserInputError):
     """A config file or override that does not fit the config classes."""
 
 
+# A decimal number in YAML 1.2's core schema: PyYAML (YAML 1.1) needs a dot and a signed
+# exponent to read a float, so `2e-5` and `1e3` arrive as strings.
+YAML12_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     """Check `value` against the type hint, allowing int→float; recurse into dataclasses."""
     origin = typing.get_origin(hint)
@@ -352,6 +358,8 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str) and YAML12_FLOAT.fullmatch(value.strip()):
+        return float(value)  # `2e-5`, `1e3`: YAML 1.1 reads them as strings, every recipe writes them so
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{key} must be true or false, got {value!r}")
     if hint in (int, float) and isinstance(value, bool):

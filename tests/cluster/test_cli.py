@@ -37,6 +37,14 @@ def test_bad_override_is_one_line_naming_the_key(tmp_path):
     assert "missing_rat" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_floats_in_e_notation_reach_the_config_from_the_command_line(tmp_path):
+    result = mmei("data", "synth", "--output", str(tmp_path / "c"), "--samples", "20", "corpus.label_noise=5e-2",
+                  "corpus.missing_rate=1e-1")
+    assert result.returncode == 0, result.stderr
+    corpus = json.loads((tmp_path / "c" / "_summary.json").read_text())["config"]
+    assert (corpus["label_noise"], corpus["missing_rate"]) == (0.05, 0.1)
+
+
 def test_train_on_a_folder_without_features_fails_before_starting_ray(tmp_path):
     result = mmei("train", "--data", str(tmp_path / "nothing"), "--output", str(tmp_path / "run"))
     assert result.returncode == 2 and "holds no prepared features" in result.stderr

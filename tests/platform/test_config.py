@@ -17,7 +17,18 @@ def test_overrides_are_typed():
     assert config.model.text_trainable is False and config.model.text_model_path == "/x"
 
 
+@pytest.mark.parametrize("text, value", [("2e-5", 2e-5), ("1e3", 1000.0), ("5e-05", 5e-5), ("2.0e-5", 2e-5),
+                                         ("-1.5E+2", -150.0), (".5", 0.5), ("3", 3.0)])
+def test_a_float_takes_the_notation_recipes_write(text, value):
+    """PyYAML reads `2e-5` as a string (YAML 1.1 wants `2.0e-5`); a float field takes it."""
+    config = load_config("tiny", [f"train.encoder_lr={text}"])
+    assert config.train.encoder_lr == value and isinstance(config.train.encoder_lr, float)
+
+
 @pytest.mark.parametrize("override, message", [
+    ("train.encoder_lr=2e", "train.encoder_lr must be float"),
+    ("train.encoder_lr=fast", "train.encoder_lr must be float"),
+    ("model.hidden_size=1e3", "model.hidden_size must be int"),
     ("model.hiden_size=3", "hiden_size"),
     ("model.hidden_size=big", "model.hidden_size must be int"),
     ("model.type=transformer", "model.type must be one of"),
