@@ -49,7 +49,7 @@ def write_run_report(out: Path, *, title: str, stage_seconds: dict[str, float], 
     lines = [f"# {title}" + (" (SYNTHETIC data)" if synthetic else ""), ""]
     if synthetic:
         lines += ["Everything here ran on SYNTHETIC data made by `mmei data synth` (its generative story is in "
-                  "the README). The numbers show the platform working end to end. They are not evidence for or "
+                  "docs/data.md). The numbers show the platform working end to end. They are not evidence for or "
                   "against the paper's claims.", ""]
     lines += stage_section(stage_seconds) + data_section(manifest, features)
     if comparison:

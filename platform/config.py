@@ -126,7 +126,7 @@ class ModelConfig:
     text_trainable: bool = True  # fine-tune the BERT (False freezes it)
     # BERT's 30k x 384 word-embedding table is 74% of MMEI's weights and barely moves
     # when fine-tuning on a few thousand samples; training it made every ZeRO step
-    # reduce-scatter ~47 MB more gradients (bench train: 0.47 → see README).
+    # reduce-scatter ~47 MB more gradients (bench train: 0.47 → see docs/benchmarks.md).
     text_freeze_embeddings: bool = True
     # audio: conv subsampling + transformer over log-mel, or a transformers Wav2Vec2Model
     audio_encoder: str = "conv"  # conv | cnn2d (real speech: a 2-D CNN over the log-mel) | wav2vec2

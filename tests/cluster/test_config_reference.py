@@ -1,16 +1,16 @@
-"""The README's configuration reference is generated from the config classes and current."""
+"""The configuration reference (docs/configuration.md) is generated from the config classes and current."""
 from pathlib import Path
 
 from mmei.cluster.config_reference import END, START, field_comments, render
 from mmei.platform.config import TrainConfig
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
-def test_the_readme_holds_the_current_generated_reference():
-    text = README.read_text()
+def test_the_configuration_page_holds_the_current_generated_reference():
+    text = PAGE.read_text()
     block = START + text.split(START, 1)[1].split(END, 1)[0] + END
-    assert block == render(), "stale: run python -m mmei.cluster.config_reference --write README.md"
+    assert block == render(), "stale: run python -m mmei.cluster.config_reference --write docs/configuration.md"
 
 
 def test_every_key_has_a_meaning():
