@@ -27,7 +27,7 @@ class ProgressLine:
         self.stream = stream or sys.stdout
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.monotonic()
-        self.last_print = 0.0
+        self.last_print: float | None = None  # the first update prints, however long the machine has been up
         self.width = 0
         self.text = ""
 
@@ -45,7 +45,7 @@ class ProgressLine:
             self.stream.write("\r" + self.text.ljust(self.width))
             self.width = len(self.text)
             self.stream.flush()
-        elif now - self.last_print >= self.every_s:
+        elif self.last_print is None or now - self.last_print >= self.every_s:
             self.stream.write(self.text + "\n")
             self.stream.flush()
         else:
