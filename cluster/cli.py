@@ -372,7 +372,7 @@ def cmd_bench_train(args: argparse.Namespace) -> int:
 def cmd_bench_serve(args: argparse.Namespace) -> int:
     from mmei.cluster.bench_serve import run_bench
 
-    run_bench(args.requests, args.throughput_requests)
+    run_bench(args.requests, args.throughput_requests, rounds=args.rounds)
     return 0
 
 

@@ -321,6 +321,8 @@ def add_bench_verbs(verbs) -> None:
     bench_serve.add_argument("--requests", type=int, default=100, help="requests at concurrency 1 (default: 100)")
     bench_serve.add_argument("--throughput-requests", type=int, default=320,
                              help="requests at concurrency 16 (default: 320)")
+    bench_serve.add_argument("--rounds", type=int, default=3,
+                             help="alternating rounds; each figure is their median (default: 3)")
     bench_serve.set_defaults(command="bench serve")
     bench_text = bench_verbs.add_parser("text", help="the text path on REAL labelled text vs TF-IDF + logistic "
                                                      "regression, with a paired bootstrap CI")

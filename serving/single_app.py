@@ -6,6 +6,7 @@ build instead of a Serve graph. Only the benchmark runs it:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -20,6 +21,8 @@ from mmei.serving.in_process import InProcessGraph
 def create_app() -> FastAPI:
     config = load_serve_config(None, json.loads(os.environ.get("MMEI_SINGLE_APP_ARGS", "[]")))
     graph = InProcessGraph(config)
+    if not config.access_logs:  # as Serve's logging_config does for the Ingress: no line per request
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
     app = FastAPI(title="MMEI single-process app (benchmark comparator)")
     http.install(app)
     app.state.max_body_bytes = config.limits.max_body_bytes
