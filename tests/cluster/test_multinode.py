@@ -123,27 +123,11 @@ def cluster_features(cluster, corpus_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def jobs(cluster, cluster_features, tmp_path_factory):
-    """A training job and a one-trial sweep job, submitted together as two users would:
-    the cluster runs them side by side (6 logical CPUs hold both), and their start-ups
-    overlap instead of adding up."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    train_out = tmp_path_factory.mktemp("cluster-train") / "run"
-    sweep_out = tmp_path_factory.mktemp("cluster-sweep") / "sweep"
-    with ThreadPoolExecutor(2) as pool:
-        train = pool.submit(cluster.cli, "submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "train",
-                            "--data", str(cluster_features), "--output", str(train_out), *TINY,
-                            "train.placement_strategy=SPREAD")
-        sweep = pool.submit(cluster.cli, "submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "tune",
-                            "--data", str(cluster_features), "--output", str(sweep_out), "--trials", "1",
-                            "--scheduler", "none", *TINY)  # one trial: sweeps' own logic is tested on one node
-        return {"train": (train_out, train.result()), "sweep": (sweep_out, sweep.result())}
-
-
-@pytest.fixture(scope="module")
-def trained(jobs):
-    return jobs["train"]
+def trained(cluster, cluster_features, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cluster-train") / "run"
+    done = cluster.cli("submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "train",
+                       "--data", str(cluster_features), "--output", str(out), *TINY, "train.placement_strategy=SPREAD")
+    return out, done
 
 
 def job_id_of(submitted: subprocess.CompletedProcess) -> str:
@@ -178,8 +162,11 @@ def test_a_job_imports_mmei_from_the_shipped_package_not_the_nodes_install(clust
     assert not line.split()[1].startswith(str(Path(__file__).resolve().parents[2]))
 
 
-def test_a_sweep_job_succeeds(jobs):
-    out, done = jobs["sweep"]
+def test_a_sweep_job_succeeds(cluster, cluster_features, tmp_path):
+    out = tmp_path / "sweep"
+    done = cluster.cli("submit", "--jobs-url", cluster.address, "--wait", "--", "mmei", "tune",
+                       "--data", str(cluster_features), "--output", str(out), "--trials", "1",
+                       "--scheduler", "none", *TINY)  # one trial: sweeps' own logic is tested on one node
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert (out / "best" / "bundle" / "bundle.json").is_file()
     assert len((out / "results.csv").read_text().strip().splitlines()) == 2  # header and the trial
