@@ -46,11 +46,14 @@ class TwoNodeCluster:
         gcs = free_port()
         self.gcs_address = f"127.0.0.1:{gcs}"
         common = ["--node-ip-address=127.0.0.1", "--num-cpus=3", "--block"]
+        # Every port its own, the head's dashboard agent too: another Ray on the machine (a
+        # user's, or one a killed run left behind) holding the default 52365 left the head
+        # without an agent, and each job was refused ("No available agent to submit job").
         self.launch("head", [RAY, "start", "--head", f"--port={gcs}", "--dashboard-host=127.0.0.1",
                              f"--dashboard-port={self.dashboard_port}", f"--ray-client-server-port={free_port()}",
-                             f"--temp-dir={self.root / 'ray'}", *common])
+                             f"--dashboard-agent-listen-port={free_port()}", f"--temp-dir={self.root / 'ray'}",
+                             *common])
         self.wait_for(lambda: self.alive_nodes() >= 1, "the head")
-        # its own dashboard-agent port: the head's agent already holds the default one
         self.launch("worker", [RAY, "start", f"--address=127.0.0.1:{gcs}",
                                f"--dashboard-agent-listen-port={free_port()}", *common])
         self.wait_for(lambda: self.alive_nodes() == 2, "the worker node")
