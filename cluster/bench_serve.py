@@ -14,9 +14,10 @@ rank, log to SQLite), all on 127.0.0.1:
 Latency is measured at concurrency 1, throughput at concurrency 16 (with its p99),
 each after a warm-up. Every figure is the median of `--rounds` (3) rounds that
 alternate the systems, printed with its min and max, so a swing between runs shows as
-noise rather than as a change. The last lines hold each target and whether it is met. For each topology, `overhead_ms` is its p50 minus the
-in-process p50 and `floor_ms` its floor's p50 minus the in-process floor's: their
-ratio says how far our own code sits above what Serve costs anyway.
+noise rather than as a change. The last lines hold each target and whether it is met.
+For each topology, `overhead_ms` is its p50 minus the in-process p50 and `floor_ms`
+its floor's p50 minus the in-process floor's: their ratio says how far our own code
+sits above what Serve costs anyway.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def figure(results: list[dict[str, float]], key: str, unit: str = "") -> str:
 SERVE_SYSTEMS = tuple((topology, floor) for topology in TOPOLOGIES for floor in (False, True))
 
 
-def deploy(base: list[str], work: Path, topology: str, floor: bool) -> tuple[str, str]:
+def deploy(base: list[str], port: int, work: Path, topology: str, floor: bool) -> tuple[str, str]:
     """One system as its own Serve app, alone on the instance while it is measured: idle
     apps beside it are not free here (with all four deployed side by side, compact fell
     from 34 to 24 req/s and graph from 29 to 19)."""
@@ -120,7 +121,6 @@ def deploy(base: list[str], work: Path, topology: str, floor: bool) -> tuple[str
 
     name = f"{topology}{' floor' if floor else ''}"
     slug = name.replace(" ", "-")
-    port = int(next(b for b in base if b.startswith("port=")).split("=")[1])
     config = load_serve_config(None, [*base, f"topology={topology}", f"floor={floor}",
                                       f"store_url=sqlite:///{work}/{slug}.db"])
     serve.run(application(config), name=slug, route_prefix=f"/{slug}", logging_config={"enable_access_log": False})
@@ -129,14 +129,13 @@ def deploy(base: list[str], work: Path, topology: str, floor: bool) -> tuple[str
     return slug, url
 
 
-def start_serve(base: list[str]) -> None:
+def start_serve(port: int) -> None:
     """One Serve instance for every round: apps come and go on it (a serve.delete takes
     3 s), but Serve itself is started once."""
     from ray import serve
 
     from mmei.serving.drain import create_switch
 
-    port = int(next(b for b in base if b.startswith("port=")).split("=")[1])
     serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config={"enable_access_log": False})
     create_switch()
 
@@ -192,7 +191,7 @@ def run_bench(latency_requests: int = 100, throughput_requests: int = 320, port:
         with ray_session(quiet=True):
             from ray import serve
 
-            start_serve(base)
+            start_serve(port)
             for number in range(rounds):
                 print(f"round {number + 1}/{rounds}", flush=True)
                 for floor in (False, True):
@@ -204,7 +203,7 @@ def run_bench(latency_requests: int = 100, throughput_requests: int = 320, port:
                     del graph
                 asyncio.run(run_http("single app x2", f"http://127.0.0.1:{port + 1}"))
                 for topology, floor in SERVE_SYSTEMS:
-                    slug, url = deploy(base, work, topology, floor)
+                    slug, url = deploy(base, port, work, topology, floor)
                     asyncio.run(run_http(slug.replace("-", " "), url))
                     serve.delete(slug)
             # no serve.shutdown: the session's end stops Serve with the cluster, at once
