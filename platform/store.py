@@ -4,7 +4,10 @@ SQLAlchemy Core over any URL: an SQLite file by default, PostgreSQL in productio
 (`postgresql+psycopg://user:pass@host/db`). Tables are created on first use.
 
     recommendations  one row per answered /v1/recommend: who, which A/B variant and
-                     strategy, which items in which order
+                     strategy, which items in which order, and each shown item's
+                     propensity (platform/exploration.py; NULL in a log written before
+                     propensities were logged: such rows are left out of off-policy
+                     estimates, never guessed)
     feedback         one row per /v1/feedback event, referencing its recommendation;
                      `event_key` (a client's Idempotency-Key) is unique: a replayed
                      event is stored once and its profile counted once
@@ -54,6 +57,8 @@ recommendations = Table(
     Column("created_at", Float, nullable=False, index=True),
     # JSON list: the items whose target emotion was the recognised mood (None: not known)
     Column("matched_items", Text, nullable=True),
+    # JSON list: π0(items[p] at p), the logging policy's probability of each shown item at its position
+    Column("propensities", Text, nullable=True),
 )
 feedback = Table(
     "feedback", metadata,
@@ -249,8 +254,9 @@ class Store:
 
     @unavailable_on_database_errors
     def ensure_schema(self) -> None:
-        """Tables and indexes, created once; an older database gains the event_key and
-        matched_items columns (and `rebuild_user_affect` fills user_affect from its log)."""
+        """Tables and indexes, created once; an older database gains the event_key,
+        matched_items and propensities columns (and `rebuild_user_affect` fills user_affect
+        from its log). Columns are only ever added, nullable: old rows keep their meaning."""
         if self.ready:
             return
         metadata.create_all(self.engine)
@@ -259,8 +265,9 @@ class Store:
             if "event_key" not in columns:
                 connection.execute(text("ALTER TABLE feedback ADD COLUMN event_key VARCHAR(128)"))
             columns = {column["name"] for column in inspect(connection).get_columns("recommendations")}
-            if "matched_items" not in columns:
-                connection.execute(text("ALTER TABLE recommendations ADD COLUMN matched_items TEXT"))
+            for column in ("matched_items", "propensities"):
+                if column not in columns:
+                    connection.execute(text(f"ALTER TABLE recommendations ADD COLUMN {column} TEXT"))
             connection.execute(text(f"CREATE UNIQUE INDEX IF NOT EXISTS {EVENT_KEY_INDEX} ON feedback (event_key)"))
         self.ready = True
 
@@ -286,16 +293,21 @@ class Store:
     @unavailable_on_database_errors
     def log_recommendation(self, request_id: str, user_id: str, variant: str, strategy: str, items: list[str],
                            emotion: str | None, intent: str | None, created_at: float | None = None,
-                           matched_items: list[str] | None = None) -> None:
+                           matched_items: list[str] | None = None, propensities: list[float] | None = None) -> None:
         """`created_at` defaults to now; simulators and importers pass their own times.
         `matched_items`: those of `items` whose target emotion is `emotion`, for the user's
-        affect history, added to in the same transaction."""
+        affect history, added to in the same transaction. `propensities`: the logging
+        policy's probability of each item at its position, one per item."""
+        if propensities is not None and (len(propensities) != len(items)
+                                         or not all(0 < float(p) <= 1 for p in propensities)):
+            raise ValueError(f"propensities must be one probability in (0, 1] per item, got {propensities}")
         matched = [item for item in (matched_items or []) if item in items] if emotion is not None else []
         with self.engine.begin() as connection:
             connection.execute(insert(recommendations).values(
                 request_id=request_id, user_id=user_id, variant=variant, strategy=strategy, items=json.dumps(items),
                 emotion=emotion, intent=intent, created_at=time.time() if created_at is None else created_at,
-                matched_items=json.dumps(matched)))
+                matched_items=json.dumps(matched),
+                propensities=None if propensities is None else json.dumps([float(p) for p in propensities])))
             _upsert_add(connection, user_affect, {"user_id": user_id},
                         {"shown": len(items), "outcome_sum": 0.0, "matched": len(matched), "matched_outcome_sum": 0.0})
 
@@ -383,10 +395,12 @@ class Store:
 
     @unavailable_on_database_errors
     def served(self) -> list[dict[str, Any]]:
-        """Every logged recommendation, oldest first, with its items decoded."""
+        """Every logged recommendation, oldest first, with its items (and propensities,
+        None where not logged) decoded."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(recommendations).order_by(recommendations.c.created_at)).all()
-        return [{**row._mapping, "items": json.loads(row.items)} for row in rows]
+        return [{**row._mapping, "items": json.loads(row.items),
+                 "propensities": None if row.propensities is None else json.loads(row.propensities)} for row in rows]
 
     @unavailable_on_database_errors
     def user_affect(self, user_id: str) -> AffectHistory:

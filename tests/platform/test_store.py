@@ -193,3 +193,29 @@ def test_printed_store_urls_never_carry_the_password():
     with pytest.raises(StoreError) as refused:
         Store("nosuchdialect://mmei:S3CRETPW@db.internal/mmei")
     assert "S3CRETPW" not in str(refused.value) and "***" in str(refused.value)
+
+
+def test_an_old_log_gains_propensities_keeps_its_rows_and_new_rows_carry_them(store_url):
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(store_url)
+    with engine.begin() as connection:  # recommendations as a release before propensities created it
+        connection.execute(sqlalchemy.text(
+            "CREATE TABLE recommendations (request_id VARCHAR(64) PRIMARY KEY, user_id VARCHAR(128) NOT NULL, "
+            "variant VARCHAR(64) NOT NULL, strategy VARCHAR(32) NOT NULL, items TEXT NOT NULL, emotion VARCHAR(64), "
+            "intent VARCHAR(64), created_at FLOAT NOT NULL)"))
+        connection.execute(sqlalchemy.text(
+            "INSERT INTO recommendations VALUES ('old', 'u1', 'control', 'congruent', '[\"a\", \"b\"]', 'joy', "
+            "'relax', 1.0)"))
+    engine.dispose()
+    store = Store(store_url)
+    store.log_recommendation("new", "u1", "control", "congruent", ["b", "a"], "joy", "relax", 2.0,
+                             propensities=[0.9625, 0.0125])
+    old, new = store.served()
+    assert old["request_id"] == "old" and old["items"] == ["a", "b"] and old["propensities"] is None
+    assert new["propensities"] == [0.9625, 0.0125]
+    for bad in ([0.5], [0.5, 0.0], [0.5, 1.5]):
+        with pytest.raises(ValueError, match="propensities"):
+            store.log_recommendation(f"bad-{len(bad)}-{bad[-1]}", "u1", "control", "congruent", ["a", "b"], None,
+                                     None, propensities=bad)
+    assert len(store.served()) == 2
