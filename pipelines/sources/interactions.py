@@ -17,7 +17,11 @@ Generative story, with one RNG seeded by `seed`:
    unbiased), in random order. With `policy="ab"`, users are split by the serving
    A/B hash into `control` (the affect ranker, congruent strategy) and `treatment`
    (the affect ranker, regulating strategy), each showing its top 6: a simulated
-   online test for `mmei ab report`.
+   online test for `mmei ab report`. With `policy="explore"`, every user gets the
+   affect ranker (congruent) under ε-greedy slate exploration (platform/exploration.py,
+   `epsilon`): the non-uniform, deployed-ranker log that off-policy evaluation
+   (`mmei ranker ope`, `mmei bench ope`) has to correct for. Every policy logs each
+   shown item's propensity: 1/n for the uniform draw, 1 for a deterministic top 6.
 4. Examination. The user examines position p (0-based) with probability 0.9 / (1+p)^0.7
    (position bias).
 5. Utility of an examined item: 1.2 · affect fit + 1.0 · affinity(item, intent) · 3
@@ -48,6 +52,7 @@ from mmei.pipelines.sources.synthetic_catalog import KINDS
 from mmei.platform.affect_ranker import REGULATION, AffectRanker, RankerWeights, UserState
 from mmei.platform.catalog import Item
 from mmei.platform.experiments import Variant, assign_variant
+from mmei.platform.exploration import explore_slate
 from mmei.platform.labels import LabelSpaces
 from mmei.platform.store import Store
 
@@ -81,6 +86,11 @@ def mean_utility(user: SimulatedUser, intent: str, item: Item) -> float:
             + user.taste.get(item.kind, 0.0) * len(KINDS) / 2)
 
 
+def examined(position: int) -> float:
+    """Step 4's position bias: the probability that position p (0-based) is looked at."""
+    return 0.9 / (1 + position) ** 0.7
+
+
 def utility(user: SimulatedUser, intent: str, item: Item, rng: np.random.Generator) -> float:
     return mean_utility(user, intent, item) + rng.normal(0, 0.5)
 
@@ -92,23 +102,43 @@ def expected_outcome(user: SimulatedUser, intent: str, item: Item) -> tuple[floa
     return float(np.clip(2.2 + 1.1 * value, 1, 5)), float(np.exp(3.2 + 0.6 * value + 0.7 ** 2 / 2))
 
 
+_UTILITY_NOISE = np.linspace(-6, 6, 481)  # N(0, 0.5) utility noise, integrated on a grid in σ units
+_UTILITY_WEIGHTS = np.exp(-_UTILITY_NOISE ** 2 / 2) / np.exp(-_UTILITY_NOISE ** 2 / 2).sum()
+
+
+def expected_positive(user: SimulatedUser, intent: str, item: Item, position: int) -> float:
+    """The story's probability that `item` at `position` earns a positive event (feedback
+    with satisfaction ≥ 4; steps 4-6, noise integrated out): the truth that off-policy
+    estimates are checked against."""
+    from scipy.stats import norm
+
+    value = mean_utility(user, intent, item) + 0.5 * _UTILITY_NOISE
+    gives_feedback = np.where(value > 0.8, 1.0, 0.15)
+    satisfied = norm.cdf((1.1 * value - 1.3) / 0.6)  # round(2.2 + 1.1 u + N(0, 0.6)) ≥ 4
+    return examined(position) * float((_UTILITY_WEIGHTS * gives_feedback * satisfied).sum())
+
+
 AB_ARMS = [Variant("control", 0.5, "congruent"), Variant("treatment", 0.5, "regulating")]
-POLICIES = ("random", "ab")
+POLICIES = ("random", "ab", "explore")
 
 
 def shown_items(policy: str, user: SimulatedUser, intent: str, items: list[Item], ranker: AffectRanker,
-                rng: np.random.Generator) -> tuple[str, str, list[Item]]:
-    """(variant, strategy, items shown) under the logging policy."""
+                rng: np.random.Generator, request_id: str = "", epsilon: float = 0.0
+                ) -> tuple[str, str, list[Item], list[float]]:
+    """(variant, strategy, items shown, each one's propensity) under the logging policy."""
     if policy == "random":
-        return "logged-random", "random", [items[i] for i in rng.choice(len(items), SHOWN, replace=False)]
-    arm = assign_variant(user.user_id, AB_ARMS)
+        chosen = [items[i] for i in rng.choice(len(items), SHOWN, replace=False)]
+        return "logged-random", "random", chosen, [1.0 / len(items)] * SHOWN
+    arm = Variant("logged-explore", 1.0, "congruent") if policy == "explore" else assign_variant(user.user_id, AB_ARMS)
     state = UserState({user.emotion: 1.0}, {intent: 1.0})
-    ranked = ranker.top_k(state, [], arm.strategy, SHOWN)
-    return arm.name, arm.strategy, [items[ranker.index[item_id]] for item_id, _ in ranked]
+    ranked = [item_id for item_id, _ in ranker.top_k(state, [], arm.strategy, SHOWN)]
+    slate = explore_slate(ranked, [item.item_id for item in items], epsilon if policy == "explore" else 0.0, request_id)
+    return arm.name, arm.strategy, [items[ranker.index[item_id]] for item_id in slate.items], slate.propensities
 
 
 def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
-             progress: Callable[[str], None] = print, policy: str = "random") -> dict[str, Any]:
+             progress: Callable[[str], None] = print, policy: str = "random", epsilon: float = 0.1) -> dict[str, Any]:
+    """`epsilon`: the exploration of `policy="explore"`."""
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     rng = np.random.default_rng(seed)
@@ -130,15 +160,17 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
                     if step and rng.random() > 0.85:
                         user.emotion = labels.emotion[rng.choice(len(prior), p=prior)]
                     intent = labels.intent[rng.choice(len(labels.intent), p=user.habit)]
-                    variant, strategy, shown = shown_items(policy, user, intent, items, ranker, rng)
                     request_id = f"sim-{requests:07d}"
+                    variant, strategy, shown, propensities = shown_items(policy, user, intent, items, ranker, rng,
+                                                                         f"seed{seed}-{request_id}", epsilon)
                     moment = start + 60 * step + session
                     store.log_recommendation(request_id, user.user_id, variant, strategy,
                                              [item.item_id for item in shown], user.emotion, intent, moment,
-                                             [item.item_id for item in shown if item.target_emotion == user.emotion])
+                                             [item.item_id for item in shown if item.target_emotion == user.emotion],
+                                             propensities)
                     requests += 1
                     for position, item in enumerate(shown):
-                        if rng.random() > 0.9 / (1 + position) ** 0.7:
+                        if rng.random() > examined(position):
                             continue
                         value = utility(user, intent, item, rng)
                         if value <= 0.8 and rng.random() > 0.15:
@@ -148,21 +180,31 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
                         store.record_feedback(request_id, item.item_id, seconds, satisfaction, moment + 1 + position)
                         events += 1
         progress(f"day {day + 1}/{days}: {requests} requests, {events} feedback events so far")
-    return {"users": users, "days": days, "seed": seed, "policy": policy, "requests": requests,
+    return {"users": users, "days": days, "seed": seed, "policy": policy,
+            **({"epsilon": epsilon} if policy == "explore" else {}), "requests": requests,
             "feedback_events": events,
             "styles": {s: sum(u.style == s for u in population) for s in ("congruent", "regulating")},
             "synthetic": True, "population": population}
 
 
+def load_population(out: Path) -> dict[str, SimulatedUser]:
+    """The latent users `write_interactions` wrote to `_users.json` (emotion: a placeholder;
+    each request's emotion is in the log)."""
+    traits = json.loads((Path(out) / "_users.json").read_text())
+    return {user_id: SimulatedUser(user_id, t["taste"], np.array(list(t["habit"].values())), t["style"], "neutral")
+            for user_id, t in traits.items()}
+
+
 def write_interactions(out: Path, items: list[Item], labels: LabelSpaces, users: int, days: int, seed: int,
-                       progress: Callable[[str], None] = print, policy: str = "random") -> dict[str, Any]:
+                       progress: Callable[[str], None] = print, policy: str = "random",
+                       epsilon: float = 0.1) -> dict[str, Any]:
     out = Path(out)
     database = out / "synthetic-interactions.db"
     if database.exists():
         raise FileExistsError(f"{database} exists; pick a new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     store = Store(f"sqlite:///{database.resolve()}")
-    summary = simulate(store, items, labels, users, days, seed, progress, policy)
+    summary = simulate(store, items, labels, users, days, seed, progress, policy, epsilon)
     store.close()
     population = summary.pop("population")
     (out / "_users.json").write_text(json.dumps(  # the latent truth: for analysis, never a model input

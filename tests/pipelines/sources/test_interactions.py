@@ -78,3 +78,26 @@ def test_the_ab_policy_splits_users_by_hash_and_ranks_by_each_arms_strategy(tmp_
     congruent = [catalog[i].target_emotion for r in sad if r["variant"] == "control" for i in r["items"][:2]]
     regulating = [catalog[i].target_emotion for r in sad if r["variant"] == "treatment" for i in r["items"][:2]]
     assert congruent.count("sadness") > len(congruent) / 2 and regulating.count("sadness") == 0
+
+
+def test_the_explore_policy_logs_the_propensity_of_what_it_showed(tmp_path):
+    """Each logged propensity equals (1 - ε)·[the congruent ranker's p-th item] + ε/n,
+    computed here from the ranker itself; the uniform log carries 1/n."""
+    from mmei.platform.affect_ranker import AffectRanker, RankerWeights, UserState
+
+    items = load_catalog(DEFAULT_CATALOG, LABELS)
+    epsilon = 0.3
+    summary = write_interactions(tmp_path / "explore", items, LABELS, users=20, days=2, seed=5, progress=lambda _: None,
+                                 policy="explore", epsilon=epsilon)
+    ranker = AffectRanker(items, np.zeros((len(items), 1), np.float32), LABELS, RankerWeights(content=0.0, profile=0.0))
+    served = Store(summary["store_url"]).served()
+    explored = 0
+    for request in served:
+        top = [i for i, _ in ranker.top_k(UserState({request["emotion"]: 1.0}, {request["intent"]: 1.0}), [],
+                                          "congruent", SHOWN)]
+        expected = [(1 - epsilon) * (item == top[p]) + epsilon / len(items) for p, item in enumerate(request["items"])]
+        assert request["propensities"] == pytest.approx(expected)
+        explored += request["items"] != top
+    assert 0.15 < explored / len(served) < 0.45  # about ε of the slates explore
+    uniform = write_interactions(tmp_path / "uniform", items, LABELS, users=5, days=1, seed=5, progress=lambda _: None)
+    assert all(r["propensities"] == [1 / len(items)] * SHOWN for r in Store(uniform["store_url"]).served())
