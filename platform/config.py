@@ -132,6 +132,7 @@ class ModelConfig:
     audio_encoder: str = "conv"  # conv | cnn2d (real speech: a 2-D CNN over the log-mel) | wav2vec2
     audio_layers: int = 1  # transformer layers of the conv and cnn2d audio encoders
     audio_channels: list[int] = field(default_factory=lambda: [16, 32, 64])  # cnn2d: channels per block
+    audio_pooling: str = "frames"  # cnn2d: frames (a token per time step) | statistics (one clip token: mean and std over time)
     audio_warp: float = 0.1  # cnn2d, training only: each clip's mel and time axes scaled by up to ±this (speaker perturbation)
     # visual: small CNN per frame + temporal transformer, or a transformers ViTModel
     visual_encoder: str = "cnn"  # cnn | convnet (real faces: VGG-style with GroupNorm) | vit
@@ -149,6 +150,7 @@ class ModelConfig:
         _check_choice("model.type", self.type, ("mmei", "text_only", "early_fusion", "late_fusion", "mult"))
         _check_choice("model.fusion", self.fusion, ("attention", "gated", "concat"))
         _check_choice("model.audio_encoder", self.audio_encoder, ("conv", "cnn2d", "wav2vec2"))
+        _check_choice("model.audio_pooling", self.audio_pooling, ("frames", "statistics"))
         _check_choice("model.visual_encoder", self.visual_encoder, ("cnn", "convnet", "vit"))
         for name in ("audio_channels", "visual_channels"):
             channels = getattr(self, name)

@@ -10,7 +10,8 @@ from mmei.platform.config import load_config
 from mmei.platform.features import featurize_batch, to_tensors
 from mmei.platform.models.build import build_model
 from mmei.platform.models.face_cnn import FaceConvNet, flip_and_shift
-from mmei.platform.models.spectrogram_cnn import SpectrogramCnnEncoder, spec_augment, utterance_normalise, warp
+from mmei.platform.models.spectrogram_cnn import (SpectrogramCnnEncoder, mean_and_std, spec_augment, utterance_normalise,
+                                                  warp)
 
 SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
 RAVDESS = ["labels.emotion=[neutral, calm, happy, sad, angry, fearful, disgust, surprised]"]
@@ -36,17 +37,40 @@ def test_spec_augment_zeroes_bands_and_spans_and_nothing_else():
     assert set(masked.unique().tolist()) <= {0.0, 1.0} and 0 < (masked == 0).float().mean() < 0.4
 
 
-def test_cnn2d_tokens_follow_the_valid_frames_and_an_absent_clip_stays_finite():
-    config = load_config("audio", RAVDESS)
-    encoder = SpectrogramCnnEncoder(config.model, config.features).eval()
+def three_clips(config) -> dict[str, torch.Tensor]:
+    """A 4 s clip, a 1 s clip and an absent one."""
     steps = config.features.audio_max_steps
     batch = {"audio": torch.randn(3, steps, config.features.n_mels), "audio_mask": torch.zeros(3, steps, dtype=torch.bool)}
     batch["audio_mask"][0] = True
-    batch["audio_mask"][1, :100] = True  # a 1 s clip; row 2 is absent
-    tokens, valid = encoder(batch)
+    batch["audio_mask"][1, :100] = True
+    return batch
+
+
+def test_cnn2d_tokens_follow_the_valid_frames_and_an_absent_clip_stays_finite():
+    config = load_config("audio", [*RAVDESS, "model.audio_pooling=frames", "model.audio_layers=1"])
+    encoder = SpectrogramCnnEncoder(config.model, config.features).eval()
+    tokens, valid = encoder(three_clips(config))
     assert tokens.shape[:2] == valid.shape and tokens.shape[2] == config.model.hidden_size
     assert valid[0].all() and valid[1].sum() == -(-100 // 8) and not valid[2].any()
     assert torch.isfinite(tokens).all()
+
+
+def test_statistics_pooling_gives_one_token_per_clip_and_padding_does_not_move_it():
+    config = load_config("audio", [*RAVDESS, "model.audio_pooling=statistics"])
+    encoder = SpectrogramCnnEncoder(config.model, config.features).eval()
+    batch = three_clips(config)
+    tokens, valid = encoder(batch)
+    assert tokens.shape == (3, 1, config.model.hidden_size) and valid.tolist() == [[True], [True], [False]]
+    batch["audio"][1, 100:] = 1000.0  # whatever sits after the 1 s clip is not the clip
+    with torch.no_grad():
+        again, _ = encoder(batch)
+    assert torch.allclose(again[:2], tokens[:2], atol=1e-5) and torch.isfinite(again).all()
+
+
+def test_mean_and_std_are_over_the_valid_steps_only():
+    tokens = torch.tensor([[[1.0], [3.0], [50.0]]])
+    stats = mean_and_std(tokens, torch.tensor([[True, True, False]]))
+    assert torch.allclose(stats, torch.tensor([[2.0, 1.0]]), atol=1e-4)  # mean 2, std 1 of {1, 3}
 
 
 def test_warp_is_the_identity_at_zero_and_moves_a_band_down_when_it_stretches():
