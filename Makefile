@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-data bench-train bench-serve bench-text bench-audio bench-visual gpu-check clean
+.PHONY: install demo test bench bench-data bench-train bench-serve bench-text bench-audio bench-visual bench-ope gpu-check clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench-visual: install
 # bf16 at ZeRO-2/3, a kill and --resume, and GPU Serve replicas; "skipped" without CUDA.
 gpu-check: install
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m mmei.cluster.gpu_check
+
+# SYNTHETIC logs, about 10 minutes: off-policy estimators (naive, IPS, SNIPS, DR) of a
+# candidate ranker vs the simulator's truth, over 10 seeds at two log sizes
+bench-ope: install
+	$(BIN)/mmei bench ope
 
 bench-data: install
 	HF_HUB_OFFLINE=1 $(BIN)/mmei bench data

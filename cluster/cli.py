@@ -4,20 +4,22 @@
     mmei data import --format mmsa|mintrec|meld|folder|table --input PATH --output DIR [--text-column C] ...
     mmei data prepare --input DIR --output DIR [--config tiny] [--seed S] [--keep-order] [--address ADDR] [key=value ...]
     mmei data synth-catalog --output FILE [--items N] [--seed S]
-    mmei data simulate-interactions --output DIR [--users U] [--days D] [--seed S] [--policy random|ab]
+    mmei data simulate-interactions --output DIR [--users U] [--days D] [--seed S] [--policy random|ab|explore]
     mmei train --data FEATURES --output DIR [--config tiny] [--resume] [--address ADDR] [key=value ...]
     mmei eval --bundle DIR --data FEATURES --output DIR [--split test]
     mmei eval --compare --data FEATURES --output DIR [--seeds 3] [--models ...] [--config tiny] [key=value ...]
     mmei tune --data FEATURES --output DIR [--trials N] [--model TYPE] [--search random|optuna|hyperopt] ...
     mmei tune --output DIR --resume
     mmei ranker train|eval --store URL|--logs DIR --output DIR [--seed S] [--seeds 3] [--emotion-blind]
+    mmei ranker ope --store URL|--logs DIR --output DIR --bundle DIR|--strategy S [--reward positive|engagement]
+                    [--clip W] [--days D]
     mmei serve --bundle DIR [--serve-config FILE] [--port 8000] [--address ADDR] [--write-config FILE] [key=value ...]
     mmei ab report --store URL --output DIR [--since T] [--control NAME] [--mde 0.05] [--serve-config YAML]
                    [--cuped-before T]
     mmei quickstart [--output DIR] [--samples N] [--port 8000] [--exit] [--compare-seeds 2] [--models M ...]
     mmei submit [--jobs-url URL] [--wait] -- mmei <verb> <args>
     mmei jobs list|status|logs|stop [JOB_ID] [--jobs-url URL] [--follow]
-    mmei bench data|train|serve|text ...
+    mmei bench data|train|serve|text|audio|visual|ope ...
     mmei -v VERB ...   the same, with Ray's and DeepSpeed's own logs on the console
 
 Errors in what the user gave (a config key, a file, a flag a mode ignores) print one
@@ -191,8 +193,10 @@ def cmd_data_simulate(args: argparse.Namespace) -> int:
     from mmei.pipelines.sources.interactions import write_interactions
 
     items, labels = catalog_and_labels(args)
+    if not 0 <= args.epsilon <= 1:
+        raise UserInputError(f"--epsilon must be in [0, 1], got {args.epsilon}")
     summary = write_interactions(Path(args.output), items, labels, args.users, args.days, args.seed,
-                                 policy=args.policy)
+                                 policy=args.policy, epsilon=args.epsilon)
     print(f"wrote {summary['requests']} SYNTHETIC requests and {summary['feedback_events']} feedback events "
           f"to {summary['store_url']}")
     return 0
@@ -304,9 +308,11 @@ def cmd_train_ranker(args: argparse.Namespace) -> int:  # mmei ranker train
     from mmei.pipelines.train_ranker import train_ranker
 
     items, labels = catalog_and_labels(args)
+    if args.clip is not None and args.clip <= 0:
+        raise UserInputError(f"--clip must be > 0, got {args.clip}")
     with ray_session(args.address, quiet=not args.verbose, announce=print):
         train_ranker(store_url_of(args), Path(args.output), items, labels, args.holdout_days, args.epochs, args.seed,
-                     args.inputs)
+                     args.inputs, clip=args.clip)
     return 0
 
 
@@ -317,6 +323,22 @@ def cmd_eval_ranker(args: argparse.Namespace) -> int:
     items, labels = catalog_and_labels(args)
     with ray_session(args.address, quiet=not args.verbose, announce=print):
         run_eval_ranker(store_url_of(args), Path(args.output), items, labels, args.seeds, args.holdout_days, args.epochs)
+    return 0
+
+
+def cmd_ranker_ope(args: argparse.Namespace) -> int:
+    from mmei.pipelines.off_policy_eval import bundle_candidate, run_ope, strategy_candidate
+
+    items, labels = catalog_and_labels(args)
+    if args.clip is not None and args.clip <= 0:
+        raise UserInputError(f"--clip must be > 0, got {args.clip}")
+    if args.days is not None and args.days < 1:
+        raise UserInputError(f"--days must be >= 1, got {args.days}")
+    if args.bundle:
+        candidate, name = bundle_candidate(Path(args.bundle), items), f"ranker bundle {args.bundle}"
+    else:
+        candidate, name = strategy_candidate(items, labels, args.strategy), f"affect ranker ({args.strategy})"
+    run_ope(store_url_of(args), candidate, name, Path(args.output), items, labels, args.reward, args.clip, args.days)
     return 0
 
 
@@ -376,6 +398,20 @@ def cmd_bench_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_ope(args: argparse.Namespace) -> int:
+    from mmei.cluster.bench_ope import run_bench
+
+    try:
+        sizes = tuple(int(size) for size in args.users.split(","))
+    except ValueError:
+        raise UserInputError(f"--users takes comma-separated user counts, got {args.users!r}") from None
+    if args.seeds < 1 or min(sizes) < 2 or not 0 < args.epsilon <= 1:
+        raise UserInputError("--seeds must be >= 1, every --users >= 2 and --epsilon in (0, 1]")
+    items, labels = catalog_and_labels(args)
+    run_bench(items, labels, Path(args.output) if args.output else None, sizes, args.seeds, epsilon=args.epsilon)
+    return 0
+
+
 def cmd_bench_text(args: argparse.Namespace) -> int:
     from mmei.cluster.bench_text import run_bench
 
@@ -401,7 +437,8 @@ COMMANDS = {
     "train": cmd_train, "eval": cmd_eval, "tune": cmd_tune, "ranker train": cmd_train_ranker,
     "ranker eval": cmd_eval_ranker, "serve": cmd_serve, "ab report": cmd_ab_report, "quickstart": cmd_quickstart,
     "submit": cmd_submit, "jobs": cmd_jobs, "bench data": cmd_bench_data, "bench train": cmd_bench_train,
-    "bench serve": cmd_bench_serve, "bench text": cmd_bench_text,
+    "bench serve": cmd_bench_serve, "bench text": cmd_bench_text, "bench ope": cmd_bench_ope,
+    "ranker ope": cmd_ranker_ope,
     "bench audio": cmd_bench_media, "bench visual": cmd_bench_media,
 }
 

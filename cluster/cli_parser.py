@@ -134,9 +134,12 @@ def add_data_verbs(verbs) -> None:
     simulate.add_argument("--users", type=int, default=500)
     simulate.add_argument("--days", type=int, default=14)
     add_seed(simulate, "the simulation")
-    simulate.add_argument("--policy", default="random", choices=["random", "ab"],
+    simulate.add_argument("--policy", default="random", choices=["random", "ab", "explore"],
                           help="random: uniform logging (for offline ranker evaluation); ab: control (congruent) vs "
-                               "treatment (regulating) split by user hash (for mmei ab report)")
+                               "treatment (regulating) split by user hash (for mmei ab report); explore: the congruent "
+                               "ranker with epsilon-greedy slates and logged propensities (for mmei ranker ope)")
+    simulate.add_argument("--epsilon", type=float, default=0.1,
+                          help="--policy explore: the share of requests shown a uniformly random slate (default: 0.1)")
     simulate.add_argument("--catalog", help="catalog CSV/Parquet (default: the shipped SYNTHETIC catalog)")
     add_config(simulate)
     simulate.set_defaults(command="data simulate-interactions")
@@ -205,6 +208,23 @@ def add_training_verbs(verbs) -> None:
                        verbs.add_parser(old)):  # the old name: no help, so --help does not list it
             add_ranker_options(parser, name)
             parser.set_defaults(command=f"ranker {name}", old_verb=old if parser.prog.endswith(old) else None)
+    ope = ranker_verbs.add_parser("ope", help="off-policy estimate of a candidate ranker's value from a log with "
+                                              "propensities: naive, IPS, SNIPS, DR with intervals")
+    ope.add_argument("--store", help="SQLAlchemy URL of a store with logged feedback")
+    ope.add_argument("--logs", help="a `mmei data simulate-interactions` folder")
+    add_output(ope, "report folder (ope.md, ope.json)")
+    candidate = ope.add_mutually_exclusive_group(required=True)
+    candidate.add_argument("--bundle", help="the candidate: a ranker bundle (mmei ranker train)")
+    candidate.add_argument("--strategy", choices=["congruent", "regulating"],
+                           help="the candidate: the affect ranker with this strategy")
+    ope.add_argument("--reward", choices=["positive", "engagement"], default="positive",
+                     help="per slate: events with satisfaction >= 4, or engagement seconds (default: positive)")
+    ope.add_argument("--clip", type=float, help="clip importance weights at this value: lower variance, biased down "
+                                                "(default: no clipping)")
+    ope.add_argument("--days", type=int, help="only the last D days of the log (default: all of it)")
+    ope.add_argument("--catalog", help="catalog CSV/Parquet (default: the shipped SYNTHETIC catalog)")
+    add_config(ope)
+    ope.set_defaults(command="ranker ope")
 
 
 RANKER_HELP = {"train": "Ray Train: the learned ranker from logged feedback → a ranker bundle",
@@ -227,6 +247,9 @@ def add_ranker_options(parser: argparse.ArgumentParser, name: str) -> None:
                                  "emotion-aware, emotion-blind)")
         parser.add_argument("--emotion-blind", dest="inputs", action="store_const", const="emotion-blind",
                             help=HIDDEN)
+        parser.add_argument("--clip", type=float,
+                            help="clip importance weights at this value, and weigh each row of a log with propensities "
+                                 "by (1/n) / its propensity (default: no weighting; see docs/off-policy.md)")
     else:
         parser.add_argument("--seeds", type=int, default=3, help="seeds per ranker (default: 3)")
 
@@ -324,6 +347,14 @@ def add_bench_verbs(verbs) -> None:
     bench_serve.add_argument("--rounds", type=int, default=3,
                              help="alternating rounds; each figure is their median (default: 3)")
     bench_serve.set_defaults(command="bench serve")
+    bench_ope = bench_verbs.add_parser("ope", help="off-policy estimators vs the SYNTHETIC simulator's truth over seeds")
+    bench_ope.add_argument("--users", default="100,400", help="log sizes in simulated users, comma-separated "
+                                                              "(default: 100,400; a week each)")
+    bench_ope.add_argument("--seeds", type=int, default=10, help="simulated logs per size, one per seed (default: 10)")
+    bench_ope.add_argument("--epsilon", type=float, default=0.2, help="the logging policy's exploration (default: 0.2)")
+    add_output(bench_ope, "folder for bench_ope.json (default: none)", required=False)
+    add_config(bench_ope)
+    bench_ope.set_defaults(command="bench ope", catalog=None)
     bench_text = bench_verbs.add_parser("text", help="the text path on REAL labelled text vs TF-IDF + logistic "
                                                      "regression, with a paired bootstrap CI")
     add_output(bench_text, "new folder for every output (default: runs/bench-text)", required=False,

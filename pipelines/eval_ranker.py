@@ -3,8 +3,11 @@
 Every held-out request with at least one positive feedback (satisfaction ≥ 4) is a
 query; each system ranks the full catalog for that request's recognised state (and
 the user's history as the log held it just before), and the positives are the
-relevant items. Because the log's policy showed items uniformly at random, this is an
-unbiased comparison of the systems' orderings.
+relevant items. That is an unbiased comparison of the systems' orderings only if the
+log's policy showed items uniformly at random, so a log whose propensities say
+otherwise (a deployed ranker's, exploring or not) is refused, with the way out: `mmei
+ranker ope`, which corrects for the policy. Requests logged without propensities (an
+older log) cannot be checked; their count is printed.
 
 Systems: random; popularity (positive feedback per item in the training days); and
 the learned ranker with each of its inputs (platform/ranker_features.py):
@@ -57,6 +60,20 @@ def ndcg_recall(scores: np.ndarray, relevant: set[int], k: int = K) -> tuple[flo
     return float(sum(gains) / ideal), float(len(set(top.tolist()) & relevant) / len(relevant))
 
 
+def check_uniform_logging(requests: list[dict[str, Any]], catalog_size: int) -> int:
+    """The number of requests without propensities; refuses a log whose propensities
+    are not the uniform draw's 1/n."""
+    uniform = 1.0 / catalog_size
+    chosen = [r for r in requests
+              if r["propensities"] is not None and not np.allclose(r["propensities"], uniform, rtol=1e-6, atol=0)]
+    if chosen:
+        raise UserInputError(f"{len(chosen)} of {len(requests)} logged requests were not shown uniformly at random "
+                             f"(request {chosen[0]['request_id']}: propensities {chosen[0]['propensities'][:3]}..., "
+                             f"uniform is {uniform:.4g}); held-out ranking metrics on such a log favour the policy that "
+                             f"chose it. Estimate a candidate off-policy instead: mmei ranker ope")
+    return sum(r["propensities"] is None for r in requests)
+
+
 def held_out_queries(logged: LoggedData, index: dict[str, int]) -> list[tuple[dict[str, Any], set[int]]]:
     queries = []
     for request in logged.test:
@@ -94,6 +111,10 @@ def run_eval_ranker(store_url: str, output: Path, items: list[Item], labels: Lab
                     holdout_days: int = 2, epochs: int = 8, echo: Callable[[str], None] = print) -> dict[str, Any]:
     output = Path(output)
     logged = load_logged(Store(store_url, must_exist=True), holdout_days, items)
+    unchecked = check_uniform_logging(logged.train + logged.test, len(items))
+    if unchecked:
+        echo(f"ranker eval: {unchecked} logged requests carry no propensities; that their policy was uniform is "
+             f"assumed, not checked")
     index = {item.item_id: i for i, item in enumerate(items)}
     queries = held_out_queries(logged, index)
     if not queries:

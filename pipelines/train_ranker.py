@@ -5,7 +5,10 @@ split with `get_dataset_shard` and of the val split for its MSE. Ray Train split
 every dataset into equal shards (`streaming_split(equal=True)`), so every rank runs
 the same number of batches and DDP's all-reduce never waits on a rank that ran out;
 the price is at most `workers - 1` rows per split left out, which ranker.json counts.
-Each epoch ends with the val MSE; the epoch with the lowest is the one kept.
+Each epoch ends with the val MSE; the epoch with the lowest is the one kept. With
+`clip` (`--clip`), both MSEs weigh each row by its clipped inverse propensity
+(pipelines/ranker_data.py), so on a deployed ranker's log they measure error over what
+a uniform log would have held; off by default.
 
 One run can train several rankers that differ only in their inputs
 (platform/ranker_features.py), one after the other in the same worker group, on the
@@ -46,21 +49,23 @@ SELECTION = "selection.json"
 def shard_mse(model: torch.nn.Module, shard, batch_size: int, optimizer=None, shuffle_seed: int | None = None) -> float:
     """One pass over this rank's shard (training when given an optimizer): the MSE over
     every rank's rows, summed with an all-reduce."""
-    sums = torch.zeros(2)
+    sums = torch.zeros(2)  # weighted squared error, weight
     batches = shard.iter_torch_batches(batch_size=batch_size, dtypes=torch.float32,
                                        local_shuffle_buffer_size=4 * batch_size if optimizer else None,
                                        local_shuffle_seed=shuffle_seed if optimizer else None)
     for batch in batches:
+        weights = batch["weights"]
         with torch.set_grad_enabled(optimizer is not None):
-            loss = torch.nn.functional.mse_loss(model(batch["features"]), batch["targets"])
+            errors = ((model(batch["features"]) - batch["targets"]) ** 2).mean(dim=1)
+            loss = (weights * errors).sum() / weights.sum().clamp(min=1e-12)
         if optimizer is not None:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        sums += torch.tensor([float(loss) * len(batch["features"]), len(batch["features"])])
+        sums += torch.tensor([float((weights * errors).sum()), float(weights.sum())])
     if torch.distributed.is_initialized():
         torch.distributed.all_reduce(sums)
-    return float(sums[0] / sums[1].clamp(min=1))
+    return float(sums[0] / sums[1].clamp(min=1e-12))
 
 
 def train_one(name: str, width: int, config: dict[str, Any], rank: int) -> dict[str, Any]:
@@ -97,10 +102,18 @@ def ranker_loop(config: dict[str, Any]) -> None:
         ray.train.report({"rankers": len(kept)})
 
 
+def weighting_facts(weights: np.ndarray, clip: float | None) -> dict[str, Any]:
+    """What ranker.json says about the inverse-propensity weights of the train rows."""
+    flat = weights.astype(np.float64)
+    return {"inverse_propensity": bool(np.ptp(flat) > 0) if len(flat) else False, "clip": clip,
+            "effective_rows": float(flat.sum() ** 2 / max((flat ** 2).sum(), 1e-12)), "max_weight": float(flat.max(initial=0))}
+
+
 def train_rankers(logged: LoggedData, outputs: dict[str, Path], items: list[Item], labels: LabelSpaces,
                   store_url: str, holdout_days: int = 2, epochs: int = 8, seed: int = 0, workers: int = 2,
-                  val_fraction: float = 0.1, storage: Path | None = None,
+                  val_fraction: float = 0.1, storage: Path | None = None, clip: float | None = None,
                   echo: Callable[[str], None] = print) -> dict[str, Path]:
+    """`clip`: weigh rows by inverse propensity, clipped at this (None: every row weighs 1)."""
     """One Ray Train run: a ranker bundle per entry of `outputs` (inputs name → bundle folder)."""
     unknown = sorted(set(outputs) - set(RANKER_INPUTS))
     if unknown:
@@ -110,17 +123,23 @@ def train_rankers(logged: LoggedData, outputs: dict[str, Path], items: list[Item
     for inputs in outputs:
         emotion_blind, history = RANKER_INPUTS[inputs]
         features = PairFeatures(items, labels, KINDS, history=history)
-        (x, y), (val_x, val_y) = (training_arrays(requests, logged, features, items, emotion_blind)
-                                  for requests in (train_requests, val_requests))
+        (x, y, w), (val_x, val_y, val_w) = (training_arrays(requests, logged, features, items, emotion_blind, clip)
+                                            for requests in (train_requests, val_requests))
         order = np.random.default_rng(seed).permutation(len(x))  # one global shuffle: shards mix every day
-        datasets[f"train:{inputs}"], datasets[f"val:{inputs}"] = rows_dataset(x[order], y[order]), rows_dataset(val_x, val_y)
+        datasets[f"train:{inputs}"] = rows_dataset(x[order], y[order], w[order])
+        datasets[f"val:{inputs}"] = rows_dataset(val_x, val_y, val_w)
         facts[inputs] = {"width": features.width, "inputs": inputs, "emotion_blind": emotion_blind, "history": history,
                          "train_rows": len(x), "val_rows": len(val_x),
+                         "weighting": weighting_facts(w, clip),
                          "rows_left_out_by_equal_shards": {"train": len(x) % workers, "val": len(val_x) % workers}}
     rows = next(iter(facts.values()))  # every variant has the same rows
     echo(f"ranker train: {rows['train_rows']} train and {rows['val_rows']} val (request, shown item) "
          f"rows from {len(train_requests)} + {len(val_requests)} requests; {len(logged.test)} requests of the last "
          f"{holdout_days} day(s) held out; {', '.join(outputs)}; seed {seed}")
+    if rows["weighting"]["inverse_propensity"]:
+        echo(f"ranker train: rows weighted by inverse propensity (clipped at {clip}): effective rows "
+             f"{rows['weighting']['effective_rows']:.0f} of {rows['train_rows']}, largest weight "
+             f"{rows['weighting']['max_weight']:.2f}")
     storage = Path(storage or next(iter(outputs.values())) / "ray").resolve()
     trainer = StoppableTorchTrainer(
         ranker_loop,
@@ -147,8 +166,8 @@ def train_rankers(logged: LoggedData, outputs: dict[str, Path], items: list[Item
 
 def train_ranker(store_url: str, output: Path, items: list[Item], labels: LabelSpaces, holdout_days: int = 2,
                  epochs: int = 8, seed: int = 0, inputs: str = "emotion-aware+history", workers: int = 2,
-                 echo: Callable[[str], None] = print) -> Path:
+                 clip: float | None = None, echo: Callable[[str], None] = print) -> Path:
     """`mmei ranker train`: one ranker bundle at `output`."""
     logged = load_logged(Store(store_url, must_exist=True), holdout_days, items)
     return train_rankers(logged, {inputs: Path(output)}, items, labels, store_url, holdout_days, epochs, seed, workers,
-                         echo=echo)[inputs]
+                         clip=clip, echo=echo)[inputs]
