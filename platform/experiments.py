@@ -18,12 +18,15 @@ class Variant:
     fraction: float = 1.0  # share of users; the fractions of all variants sum to 1
     strategy: str = "congruent"  # congruent | regulating: the affect strategy this arm serves
     ranker: str = "affect"  # affect (the scoring model) or learned (the serving config's ranker_bundle)
+    epsilon: float = 0.0  # exploration: this share of its requests get a uniformly random slate (platform/exploration.py)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fraction <= 1.0:
             raise ValueError(f"variant {self.name!r}: fraction must be in (0, 1], got {self.fraction}")
         if self.ranker not in RANKERS:
             raise ValueError(f"variant {self.name!r}: ranker must be one of {RANKERS}, got {self.ranker!r}")
+        if not 0.0 <= self.epsilon <= 1.0:
+            raise ValueError(f"variant {self.name!r}: epsilon must be in [0, 1], got {self.epsilon}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"variant {self.name!r}: strategy must be one of {STRATEGIES}, got {self.strategy!r}")
 

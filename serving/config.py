@@ -141,7 +141,7 @@ class ServeConfig:
     store: StoreOptions = field(default_factory=StoreOptions)
     replicas: Replicas = field(default_factory=Replicas)
     ranker: RankerWeights = field(default_factory=RankerWeights)
-    variants: list[Variant] = field(default_factory=lambda: [Variant()])  # A/B arms: name, fraction, strategy, ranker (default: one control arm)
+    variants: list[Variant] = field(default_factory=lambda: [Variant()])  # A/B arms: name, fraction, strategy, ranker, epsilon (exploration, default 0) (default: one control arm)
     ab_salt: str = "mmei-ab"  # salt of the user → variant hash; change it to reshuffle assignments
 
     def __post_init__(self) -> None:

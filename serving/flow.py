@@ -122,12 +122,13 @@ class RecommendFlow:
         (recognition, text_vector), profile, history = await together(
             self.recognise(request), self.store_call(self.store.profile, request.user_id),
             self.store_call(self.store.user_affect, request.user_id) if variant.ranker == "learned" else none())
+        request_id = request_id or uuid.uuid4().hex  # before ranking: it seeds an exploring variant's draw
         ranked = await self.rank(recognition["emotion"]["probabilities"], recognition["intent"]["probabilities"],
-                                 text_vector, profile, strategy, request.k, variant.ranker, history)
+                                 text_vector, profile, strategy, request.k, variant.ranker, history,
+                                 variant.epsilon, request_id)
         items = ranked["items"]
-        request_id = request_id or uuid.uuid4().hex
         await self.store_call(self.store.log_recommendation, request_id, request.user_id, variant.name, strategy,
                               [item["item_id"] for item in items], recognition["emotion"]["label"],
-                              recognition["intent"]["label"], None, ranked.get("matched"))
+                              recognition["intent"]["label"], None, ranked.get("matched"), ranked.get("propensities"))
         return {"request_id": request_id, "variant": variant.name, "strategy": strategy, "ranker": ranked["ranker"],
                 "items": items, "recognition": recognition}
