@@ -48,6 +48,7 @@ class LoggedSlates:
     histories: dict[str, np.ndarray]  # request_id → the user's history vector just before it
     without_propensities: int
     without_state: int
+    outside_catalog: int  # requests that showed an item the catalog no longer has
 
 
 def load_slates(store: Store, items: list[Item], since: float | None = None, before: float | None = None
@@ -60,13 +61,15 @@ def load_slates(store: Store, items: list[Item], since: float | None = None, bef
     if not window:
         raise UserInputError(f"{store.url} holds no logged recommendation in the window")
     with_propensities = [r for r in window if r["propensities"] is not None]
-    usable = [r for r in with_propensities if r["emotion"] is not None and r["intent"] is not None]
+    with_state = [r for r in with_propensities if r["emotion"] is not None and r["intent"] is not None]
+    known = {item.item_id for item in items}
+    usable = [r for r in with_state if all(i in known for i in r["items"])]
     feedback: dict[str, dict[str, dict[str, float]]] = {}
     for event in events:
         feedback.setdefault(event["request_id"], {})[event["item_id"]] = {
             "satisfaction": float(event["satisfaction"]), "engagement_seconds": float(event["engagement_seconds"])}
     return LoggedSlates(usable, feedback, histories, len(window) - len(with_propensities),
-                        len(with_propensities) - len(usable))
+                        len(with_propensities) - len(with_state), len(with_state) - len(usable))
 
 
 Ranking = Callable[[dict[str, Any], np.ndarray], np.ndarray]  # (request, history) → every item's score
@@ -216,6 +219,7 @@ def report_dict(report: OffPolicyReport, candidate_name: str, reward: str, logge
     return {"candidate": candidate_name, "reward": reward, "requests": report.requests, "users": report.users,
             "left_out_without_propensities": logged.without_propensities,
             "left_out_without_state": logged.without_state,
+            "left_out_outside_catalog": logged.outside_catalog,
             "estimates": {name: asdict(e) for name, e in report.estimates.items()},
             "effective_sample_size": report.effective_sample_size, "max_weight": report.max_weight,
             "matched_share": report.matched_share, "clip": report.clip}
@@ -224,7 +228,8 @@ def report_dict(report: OffPolicyReport, candidate_name: str, reward: str, logge
 def summary_lines(result: dict[str, Any]) -> list[str]:
     lines = [f"ranker ope: {result['candidate']} on {result['requests']} logged requests of {result['users']} users "
              f"(left out: {result['left_out_without_propensities']} without propensities, "
-             f"{result['left_out_without_state']} without a recognised state); reward {result['reward']} per slate"]
+             f"{result['left_out_without_state']} without a recognised state, {result['left_out_outside_catalog']} "
+             f"showing items the catalog lacks); reward {result['reward']} per slate"]
     for name, e in result["estimates"].items():
         low, high = e["ci95"]
         lines.append(f"  {name:>6}: {e['value']:.4f} [{low:.4f}, {high:.4f}]")
@@ -240,7 +245,8 @@ def report_markdown(result: dict[str, Any]) -> str:
     lines = [f"# Off-policy estimate: {result['candidate']}", "",
              f"{result['requests']} logged requests with propensities, {result['users']} users; reward: "
              f"{result['reward']} per slate. Left out: {result['left_out_without_propensities']} requests logged "
-             f"without propensities, {result['left_out_without_state']} without a recognised state.", "",
+             f"without propensities, {result['left_out_without_state']} without a recognised state, "
+             f"{result['left_out_outside_catalog']} showing items the catalog lacks.", "",
              "| estimator | value | 95% CI (bootstrap over users) |", "|---|---|---|"]
     for name, e in result["estimates"].items():
         lines.append(f"| {names[name]} | {e['value']:.4f} | [{e['ci95'][0]:.4f}, {e['ci95'][1]:.4f}] |")

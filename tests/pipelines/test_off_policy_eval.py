@@ -54,12 +54,15 @@ def test_ranker_ope_reports_each_estimator_and_leaves_out_rows_without_propensit
     with sqlite3.connect(copy) as connection:  # as if the first 50 had been logged before propensities existed
         connection.execute("UPDATE recommendations SET propensities = NULL WHERE request_id IN "
                            "(SELECT request_id FROM recommendations ORDER BY created_at LIMIT 50)")
+        connection.execute("UPDATE recommendations SET items = '[\"gone-1\", \"gone-2\"]', "  # a retired item
+                           "propensities = '[0.5, 0.5]' WHERE request_id IN "
+                           "(SELECT request_id FROM recommendations ORDER BY created_at DESC LIMIT 3)")
     result = subprocess.run([*MMEI, "ranker", "ope", "--store", f"sqlite:///{copy}", "--strategy", "regulating",
                              "--output", str(tmp_path / "report")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "report" / "ope.json").read_text())
-    assert report["left_out_without_propensities"] == 50
-    assert report["requests"] == summary["requests"] - 50
+    assert report["left_out_without_propensities"] == 50 and report["left_out_outside_catalog"] == 3
+    assert report["requests"] == summary["requests"] - 53
     assert set(report["estimates"]) == {"logged", "naive", "ips", "snips", "dr"}
     assert "doubly robust" in (tmp_path / "report" / "ope.md").read_text() and "dr:" in result.stdout
 
