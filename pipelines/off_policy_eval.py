@@ -27,7 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mmei.platform.affect_ranker import AffectRanker, RankerWeights, UserState, top_indices
+from mmei.pipelines.ranker_data import DAY, feedback_by_request
+from mmei.platform.affect_ranker import UserState, state_only_ranker, top_indices
 from mmei.platform.catalog import Item
 from mmei.platform.errors import UserInputError
 from mmei.platform.labels import LabelSpaces
@@ -38,7 +39,6 @@ from mmei.platform.user_history import replay
 
 POSITIVE = 4
 REWARDS = ("positive", "engagement")
-DAY = 86400.0
 
 
 @dataclass
@@ -51,24 +51,20 @@ class LoggedSlates:
     outside_catalog: int  # requests that showed an item the catalog no longer has
 
 
-def load_slates(store: Store, items: list[Item], since: float | None = None, before: float | None = None
-                ) -> LoggedSlates:
+def load_slates(store: Store, items: list[Item], days: int | None = None) -> LoggedSlates:
+    """The log's slates, of its last `days` days (all of them by default)."""
     served = store.served()
     events = store.feedback_events()
     histories, _ = replay(served, events, {item.item_id: item.target_emotion for item in items})
-    window = [r for r in served if (since is None or r["created_at"] >= since)
-              and (before is None or r["created_at"] < before)]
+    since = served[-1]["created_at"] - days * DAY if served and days is not None else None
+    window = [r for r in served if since is None or r["created_at"] >= since]
     if not window:
         raise UserInputError(f"{store.url} holds no logged recommendation in the window")
     with_propensities = [r for r in window if r["propensities"] is not None]
     with_state = [r for r in with_propensities if r["emotion"] is not None and r["intent"] is not None]
     known = {item.item_id for item in items}
     usable = [r for r in with_state if all(i in known for i in r["items"])]
-    feedback: dict[str, dict[str, dict[str, float]]] = {}
-    for event in events:
-        feedback.setdefault(event["request_id"], {})[event["item_id"]] = {
-            "satisfaction": float(event["satisfaction"]), "engagement_seconds": float(event["engagement_seconds"])}
-    return LoggedSlates(usable, feedback, histories, len(window) - len(with_propensities),
+    return LoggedSlates(usable, feedback_by_request(events), histories, len(window) - len(with_propensities),
                         len(with_propensities) - len(with_state), len(with_state) - len(usable))
 
 
@@ -77,7 +73,7 @@ Ranking = Callable[[dict[str, Any], np.ndarray], np.ndarray]  # (request, histor
 
 def strategy_candidate(items: list[Item], labels: LabelSpaces, strategy: str) -> Ranking:
     """The affect ranker on the recognised state alone (no text, no profile)."""
-    ranker = AffectRanker(items, np.zeros((len(items), 1), np.float32), labels, RankerWeights(content=0.0, profile=0.0))
+    ranker = state_only_ranker(items, labels)
     return lambda request, _history: ranker.score(UserState({request["emotion"]: 1.0}, {request["intent"]: 1.0}), [],
                                                   strategy)
 
@@ -176,9 +172,7 @@ def slate_log(logged: LoggedSlates, candidate: Ranking, items: list[Item], label
     for fold in (0, 1):
         train = np.flatnonzero(folds != fold)
         test = np.flatnonzero(folds == fold)
-        if not len(test):
-            continue
-        if not len(train):  # every user in one fold: no out-of-fold model, so DR falls back to IPS (q̂ = 0)
+        if not len(test) or not len(train):  # every user in one fold: no out-of-fold model, DR is IPS (q̂ = 0)
             continue
         model = fit_reward_model(np.concatenate([shown_rows[i] for i in train]),
                                  np.concatenate([rewards[i, :len(shown_rows[i])] for i in train]), reward)
@@ -195,13 +189,7 @@ def run_ope(store_url: str, candidate: Ranking, candidate_name: str, output: Pat
             echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Estimates over the last `days` days of the log (all of it by default), written
     to OUTPUT/ope.md and ope.json."""
-    store = Store(store_url, must_exist=True)
-    since = None
-    if days is not None:
-        served = store.served()
-        if served:
-            since = served[-1]["created_at"] - days * DAY
-    logged = load_slates(store, items, since)
+    logged = load_slates(Store(store_url, must_exist=True), items, days)
     log, _ = slate_log(logged, candidate, items, labels, reward)
     report = estimate(log, clip)
     result = report_dict(report, candidate_name, reward, logged)

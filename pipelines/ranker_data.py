@@ -41,6 +41,15 @@ class LoggedData:
     histories: dict[str, np.ndarray]  # request_id → the user's history vector just before it
 
 
+def feedback_by_request(events: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """request_id → item_id → {satisfaction, engagement_seconds}."""
+    feedback: dict[str, dict[str, dict[str, float]]] = {}
+    for event in events:
+        feedback.setdefault(event["request_id"], {})[event["item_id"]] = {
+            "satisfaction": float(event["satisfaction"]), "engagement_seconds": float(event["engagement_seconds"])}
+    return feedback
+
+
 def load_logged(store: Store, holdout_days: int, items: list[Item]) -> LoggedData:
     served = store.served()
     if not served:
@@ -51,10 +60,7 @@ def load_logged(store: Store, holdout_days: int, items: list[Item]) -> LoggedDat
     if cut < 1:
         raise UserInputError(f"the log spans {max(days) + 1} day(s); holding out {holdout_days} leaves none to train on")
     events = store.feedback_events()
-    feedback: dict[str, dict[str, dict[str, float]]] = {}
-    for event in events:
-        feedback.setdefault(event["request_id"], {})[event["item_id"]] = {
-            "satisfaction": float(event["satisfaction"]), "engagement_seconds": float(event["engagement_seconds"])}
+    feedback = feedback_by_request(events)
     histories, _ = replay(served, events, {item.item_id: item.target_emotion for item in items})
     return LoggedData([r for r, d in zip(served, days) if d < cut], [r for r, d in zip(served, days) if d >= cut],
                       feedback, histories)

@@ -107,6 +107,12 @@ class AffectRanker:
         return [(self.items[i].item_id, float(scores[i])) for i in top_indices(scores, k)]
 
 
+def state_only_ranker(items: Sequence[Item], labels: LabelSpaces) -> "AffectRanker":
+    """The affect ranker on the recognised state alone: no text or profile weight, so no
+    item vectors are needed (the simulator's logging policies and off-policy candidates)."""
+    return AffectRanker(items, np.zeros((len(items), 1), np.float32), labels, RankerWeights(content=0.0, profile=0.0))
+
+
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     """The k best indices, best first, ties in catalog order: a partition, then a sort of
     only those k (not of the whole catalog)."""

@@ -49,7 +49,7 @@ from typing import Any, Callable
 import numpy as np
 
 from mmei.pipelines.sources.synthetic_catalog import KINDS
-from mmei.platform.affect_ranker import REGULATION, AffectRanker, RankerWeights, UserState
+from mmei.platform.affect_ranker import REGULATION, AffectRanker, UserState, state_only_ranker
 from mmei.platform.catalog import Item
 from mmei.platform.experiments import Variant, assign_variant
 from mmei.platform.exploration import explore_slate
@@ -142,8 +142,7 @@ def simulate(store: Store, items: list[Item], labels: LabelSpaces, users: int, d
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
     rng = np.random.default_rng(seed)
-    ranker = AffectRanker(items, np.zeros((len(items), 1), np.float32), labels,
-                          RankerWeights(content=0.0, profile=0.0))
+    ranker = state_only_ranker(items, labels)
     prior = emotion_prior(labels)
     population = [SimulatedUser(f"sim-user-{u:05d}", dict(zip(KINDS, rng.dirichlet(np.ones(len(KINDS))))),
                                 rng.dirichlet(np.full(len(labels.intent), 0.5)),
